@@ -1,0 +1,287 @@
+import type { IncomingMessage } from 'node:http'
+import { CoatcheckError } from '../errors.ts'
+import type { SessionEvent } from '../events.ts'
+import type { SessionMeta, SessionRecord } from '../stores/types.ts'
+import { cookieValues, serializeCookie } from './cookie.ts'
+import { type DataDiff, SessionDataTracker } from './data.ts'
+import { guarded } from './guard.ts'
+import type { ResolvedOptions } from './options.ts'
+import { isSecure } from './request.ts'
+import { hashedKey, newToken, shortId, sign, unsign } from './token.ts'
+
+/** Node-style callback accepted by every session method besides the returned promise. */
+export type Callback = (error?: unknown) => void
+
+/** Options of `regenerate()`. */
+export interface RegenerateOptions {
+  /** Carry the data (and user) over to the new ID. Default false: the new session starts empty. */
+  keep?: boolean
+}
+
+type Deadlines = Pick<SessionRecord, 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'absoluteExpiresAt'>
+
+/**
+ * One request's session: loads it, backs the methods of `req.session`, and writes what changed when the response
+ * is about to leave. `req.session` is this context's data proxy; the proxy resolves reserved names (`id`, `save`...)
+ * to the members of this class.
+ */
+export class SessionContext {
+  /** Whether this response's cookie is Secure. */
+  readonly secure: boolean
+  /** The cookie name that matches `secure`. */
+  readonly cookieName: string
+  readonly #o: ResolvedOptions
+  readonly #req: IncomingMessage
+  #data!: SessionDataTracker
+  #token: string | undefined
+  #key: string | undefined
+  /** The stored deadlines; undefined while the session is new (not in the store). */
+  #stored: Deadlines | undefined
+  #userId: string | null = null
+  #meta: SessionMeta = {}
+  /** The request carried a validly signed cookie, which must be cleared if no session ends up stored. */
+  #presented = false
+  /** A new deadline reached the store, so the cookie must be (re)sent with the matching Max-Age. */
+  #deadlineWritten = false
+  #forceTouch = false
+
+  constructor(o: ResolvedOptions, req: IncomingMessage) {
+    this.#o = o
+    this.#req = req
+    this.secure = o.secure === 'auto' ? isSecure(req, o.trust) : o.secure
+    this.cookieName = this.secure ? o.names.secure : o.names.plain
+    this.#startNew({})
+  }
+
+  /** The session's store key (the SHA-256 of its cookie token; never the token itself). */
+  get id(): string {
+    if (this.#key === undefined) this.#assignToken()
+    return this.#key!
+  }
+
+  /** The logged-in user, or null. */
+  get userId(): string | null {
+    return this.#userId
+  }
+
+  /** Gives the session a new ID: the old record is deleted; data and user are carried over only with `keep`. */
+  regenerate(options?: RegenerateOptions | Callback, callback?: Callback): Promise<void> {
+    const cb = typeof options === 'function' ? options : callback
+    const keep = typeof options === 'object' && options?.keep === true
+    return settle(this.#regenerate(keep), cb)
+  }
+
+  /** Deletes the session from the store; the response expires the cookie. `req.session` becomes a new, empty one. */
+  destroy(callback?: Callback): Promise<void> {
+    return settle(this.#destroy(), callback)
+  }
+
+  /** Writes pending changes now instead of when the response leaves. */
+  save(callback?: Callback): Promise<void> {
+    return settle(this.#persist(), callback)
+  }
+
+  /** Re-reads the session from the store, dropping unsaved changes; a session gone meanwhile becomes a new one. */
+  reload(callback?: Callback): Promise<void> {
+    return settle(this.#reload(), callback)
+  }
+
+  /** Writes activity now (and slides the idle deadline when `rolling`), even if a lazy touch is not yet due. */
+  touch(callback?: Callback): Promise<void> {
+    this.#forceTouch = true
+    return settle(this.#persist(), callback)
+  }
+
+  /** Loads the session named by the request's cookie. Synchronous (undefined) when there is no signed cookie. */
+  load(): Promise<void> | undefined {
+    for (const value of cookieValues(this.#req.headers.cookie, this.cookieName)) {
+      const token = unsign(value, this.#o.secrets)
+      if (token !== undefined) return this.#load(token)
+    }
+    return undefined
+  }
+
+  /** Writes what changed and returns the Set-Cookie value the response needs, if any. */
+  async commit(): Promise<string | undefined> {
+    await this.#persist()
+    const o = this.#o
+    if (this.#deadlineWritten) {
+      this.#deadlineWritten = false
+      const maxAge = Math.max(1, Math.ceil((this.#stored!.expiresAt - o.now()) / 1000))
+      return serializeCookie(this.cookieName, sign(this.#token!, o.secrets[0]!), o.cookie, this.secure, maxAge)
+    }
+    if (this.#presented && this.#stored === undefined) {
+      this.#presented = false
+      return serializeCookie(this.cookieName, '', o.cookie, this.secure, 0)
+    }
+    return undefined
+  }
+
+  async #load(token: string): Promise<void> {
+    this.#presented = true
+    const key = hashedKey(token)
+    const record = await this.#call(() => this.#o.store.get(key))
+    if (!record) return
+    const reason = this.#expiry(record)
+    if (reason) {
+      this.#emit({ type: 'expired', sid: shortId(key), reason })
+      // Best effort: the deadline check already refuses the record; the store's own expiry is the backstop.
+      await this.#call(() => this.#o.store.destroy(key)).catch(() => {})
+      return
+    }
+    this.#adopt(token, key, record)
+  }
+
+  #adopt(token: string, key: string, record: SessionRecord): void {
+    this.#token = token
+    this.#key = key
+    this.#stored = {
+      createdAt: record.createdAt,
+      lastSeenAt: record.lastSeenAt,
+      expiresAt: record.expiresAt,
+      absoluteExpiresAt: record.absoluteExpiresAt,
+    }
+    this.#userId = record.userId
+    this.#meta = record.meta
+    this.#data = new SessionDataTracker(record.data, this)
+    this.#publish()
+  }
+
+  #expiry(record: SessionRecord): 'idle' | 'absolute' | undefined {
+    const { absoluteTimeout, idleTimeout } = this.#o
+    const now = this.#o.now()
+    if (now >= Math.min(record.absoluteExpiresAt, record.createdAt + absoluteTimeout)) return 'absolute'
+    if (now >= Math.min(record.expiresAt, record.lastSeenAt + idleTimeout)) return 'idle'
+    return undefined
+  }
+
+  async #regenerate(keep: boolean): Promise<void> {
+    const previous = this.#key
+    if (previous !== undefined && this.#stored !== undefined) await this.#call(() => this.#o.store.destroy(previous))
+    const userId = keep ? this.#userId : null
+    const meta = keep ? this.#meta : {}
+    this.#startNew(keep ? this.#data.snapshot() : {})
+    this.#userId = userId
+    this.#meta = meta
+    this.#emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
+  }
+
+  async #destroy(): Promise<void> {
+    const key = this.#key
+    if (key !== undefined && this.#stored !== undefined) {
+      await this.#call(() => this.#o.store.destroy(key))
+      this.#emit({ type: 'destroyed', sid: shortId(key) })
+    }
+    this.#startNew({})
+  }
+
+  async #reload(): Promise<void> {
+    const key = this.#key
+    if (key === undefined || this.#stored === undefined) return
+    const record = await this.#call(() => this.#o.store.get(key))
+    if (record && !this.#expiry(record)) this.#adopt(this.#token!, key, record)
+    else this.#startNew({})
+  }
+
+  async #persist(): Promise<void> {
+    const o = this.#o
+    const diff = this.#data.diff()
+    if (diff.bytes > o.maxBytes) {
+      throw new CoatcheckError(
+        'SESSION_TOO_LARGE',
+        `coatcheck: session of ${diff.bytes} bytes exceeds maxBytes (${o.maxBytes})`,
+        500,
+      )
+    }
+    const now = o.now()
+    const stored = this.#stored
+    if (stored === undefined) return this.#create(diff, now)
+
+    const touchDue = this.#forceTouch || (o.rolling && now - stored.lastSeenAt >= o.touchAfter)
+    if (!diff.changed && !touchDue) return
+    const key = this.#key!
+    const expiresAt = o.rolling ? Math.min(now + o.idleTimeout, stored.absoluteExpiresAt) : stored.expiresAt
+    const written = diff.changed
+      ? await this.#call(() =>
+          o.store.update(key, {
+            ...(Object.keys(diff.set).length > 0 && { set: diff.set }),
+            ...(diff.unset.length > 0 && { unset: diff.unset }),
+            ...(touchDue && { lastSeenAt: now, expiresAt }),
+          }),
+        )
+      : await this.#call(() => o.store.touch(key, now, expiresAt))
+    // The record was destroyed meanwhile (a logout racing this request): never resurrect it.
+    if (!written) return this.#startNew({})
+    this.#data.settle(diff)
+    this.#forceTouch = false
+    if (touchDue) {
+      this.#deadlineWritten = this.#deadlineWritten || expiresAt !== stored.expiresAt
+      stored.lastSeenAt = now
+      stored.expiresAt = expiresAt
+    }
+  }
+
+  async #create(diff: DataDiff, now: number): Promise<void> {
+    const o = this.#o
+    if (!diff.changed && this.#userId === null) return
+    const absoluteExpiresAt = now + o.absoluteTimeout
+    const record: SessionRecord = {
+      data: diff.set,
+      userId: this.#userId,
+      meta: this.#meta,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
+      absoluteExpiresAt,
+    }
+    const key = this.id
+    if (!(await this.#call(() => o.store.create(key, record)))) {
+      throw new CoatcheckError('STORE_CONFLICT', 'coatcheck: a session with this key already exists', 503)
+    }
+    this.#data.settle(diff)
+    this.#forceTouch = false
+    this.#stored = record
+    this.#deadlineWritten = true
+    this.#emit({ type: 'created', sid: shortId(key) })
+  }
+
+  /** Replaces the session with a new one that is not stored yet, holding `values`. */
+  #startNew(values: Record<string, unknown>): void {
+    this.#token = undefined
+    this.#key = undefined
+    this.#stored = undefined
+    this.#userId = null
+    this.#meta = {}
+    this.#deadlineWritten = false
+    this.#data = SessionDataTracker.withValues(values, this)
+    this.#publish()
+  }
+
+  #assignToken(): void {
+    this.#token = newToken()
+    this.#key = hashedKey(this.#token)
+  }
+
+  #publish(): void {
+    ;(this.#req as { session?: unknown }).session = this.#data.proxy
+  }
+
+  #call<T>(call: () => Promise<T>): Promise<T> {
+    return guarded(call, this.#o.storeTimeout).catch((error: unknown) => {
+      this.#emit({ type: 'store-error', error })
+      throw error
+    })
+  }
+
+  #emit(event: SessionEvent): void {
+    this.#o.emit(event)
+  }
+}
+
+function settle(work: Promise<void>, callback: Callback | undefined): Promise<void> {
+  if (!callback) return work
+  return work.then(
+    () => callback(),
+    (error: unknown) => callback(error),
+  )
+}

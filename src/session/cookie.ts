@@ -1,0 +1,66 @@
+/** Cookie header parsing and Set-Cookie serialization. Parsing never throws on hostile input. */
+
+/** Attributes of the session cookie, resolved once from the options. */
+export interface CookieAttributes {
+  path: string
+  domain: string | undefined
+  httpOnly: boolean
+  sameSite: 'strict' | 'lax' | 'none' | false
+  partitioned: boolean
+  priority: 'low' | 'medium' | 'high' | undefined
+}
+
+// A signed 43-character token is 93 characters once URI-encoded; anything far longer is not ours.
+const MAX_VALUE_LENGTH = 1024
+
+/**
+ * Every value of cookie `name` in a Cookie header, in header order, URI-decoded. Malformed pairs, undecodable
+ * values and oversized values are skipped, never thrown.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const found: string[] = []
+  if (!header) return found
+  let start = 0
+  while (start < header.length) {
+    let end = header.indexOf(';', start)
+    if (end === -1) end = header.length
+    const eq = header.indexOf('=', start)
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+      const value = decode(header.slice(eq + 1, end).trim())
+      if (value !== undefined) found.push(value)
+    }
+    start = end + 1
+  }
+  return found
+}
+
+function decode(raw: string): string | undefined {
+  let value = raw
+  if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
+  if (value.length === 0 || value.length > MAX_VALUE_LENGTH) return undefined
+  if (!value.includes('%')) return value
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return undefined
+  }
+}
+
+/** A Set-Cookie header value. `maxAge` in seconds; 0 expires the cookie now. */
+export function serializeCookie(
+  name: string,
+  value: string,
+  attrs: CookieAttributes,
+  secure: boolean,
+  maxAge: number,
+): string {
+  let out = `${name}=${encodeURIComponent(value)}; Path=${attrs.path}`
+  out += maxAge > 0 ? `; Max-Age=${maxAge}` : '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
+  if (attrs.domain) out += `; Domain=${attrs.domain}`
+  if (attrs.httpOnly) out += '; HttpOnly'
+  if (secure) out += '; Secure'
+  if (attrs.sameSite) out += `; SameSite=${attrs.sameSite[0]!.toUpperCase()}${attrs.sameSite.slice(1)}`
+  if (attrs.partitioned && secure) out += '; Partitioned'
+  if (attrs.priority) out += `; Priority=${attrs.priority[0]!.toUpperCase()}${attrs.priority.slice(1)}`
+  return out
+}

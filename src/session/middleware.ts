@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { SessionContext } from './context.ts'
+import { resolveOptions, type SessionOptions } from './options.ts'
+import { holdResponse } from './respond.ts'
+
+/** A connect/Express-style middleware; with bare `node:http`, call it with a `next` callback. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
+
+const contexts = new WeakMap<IncomingMessage, SessionContext>()
+
+/**
+ * The session middleware. Loads the session named by the signed cookie into `req.session` and writes what changed
+ * before the first header or byte of the response leaves. A store failure while loading reaches `next(err)` as a
+ * `CoatcheckError` with status 503; `req.session` is never silently missing. Throws at start-up on a bad option.
+ */
+export function session(options: SessionOptions): Middleware {
+  const o = resolveOptions(options)
+  return function coatcheckSession(req, res, next) {
+    // Mounted twice (or by two routers): the first instance owns the request.
+    if (contexts.has(req)) return next()
+    const context = new SessionContext(o, req)
+    contexts.set(req, context)
+    const ready = () => {
+      holdResponse(res, () => context.commit())
+      next()
+    }
+    const loading = context.load()
+    if (loading === undefined) ready()
+    else loading.then(ready, next)
+  }
+}
+
+/**
+ * Writes the session now and sets its cookie on `res`, for frameworks that send headers in ways the middleware
+ * cannot see. Later changes are still written when the response leaves.
+ */
+export async function commitSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const context = contexts.get(req)
+  if (!context) return
+  const setCookie = await context.commit()
+  if (setCookie !== undefined) res.appendHeader('Set-Cookie', setCookie)
+}

@@ -1,0 +1,43 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+
+/** A new session token: 32 bytes from the CSPRNG, base64url (43 characters). */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** The store key of a token: its SHA-256, so a dump of the store cannot be replayed as cookies. */
+export function hashedKey(token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+/** A short, non-reversible handle for a store key, safe for logs and events. */
+export function shortId(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12)
+}
+
+function signature(value: string, secret: string): string {
+  // express-session's format (cookie-signature): standard base64 with the padding stripped.
+  return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')
+}
+
+/** `s:<value>.<HMAC-SHA256>`, the cookie value express-session writes (before URI encoding). */
+export function sign(value: string, secret: string): string {
+  return `s:${value}.${signature(value, secret)}`
+}
+
+/**
+ * The value inside a signed cookie value, or undefined when it is not signed by one of `secrets`. Every secret is
+ * tried (rotation: the first signs, all verify) and each comparison is constant-time.
+ */
+export function unsign(signed: string, secrets: readonly string[]): string | undefined {
+  if (!signed.startsWith('s:')) return undefined
+  const dot = signed.lastIndexOf('.')
+  if (dot < 3) return undefined
+  const value = signed.slice(2, dot)
+  const given = Buffer.from(signed.slice(dot + 1))
+  for (const secret of secrets) {
+    const expected = Buffer.from(signature(value, secret))
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return value
+  }
+  return undefined
+}
