@@ -113,7 +113,8 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
   const secrets = resolveSecrets(options.secret)
   const cookie = resolveCookie(cookieIn)
   const secure = oneOf('cookie.secure', cookieIn.secure, [true, false, 'auto'], 'auto')
-  if (cookie.sameSite === 'none' && secure === false) throw invalidOption('cookie.sameSite', "'none' needs a Secure cookie")
+  if (cookie.sameSite === 'none' && secure === false)
+    throw invalidOption('cookie.sameSite', "'none' needs a Secure cookie")
   const names = resolveNames(options.name, cookie, secure)
 
   const idleTimeout = positiveInt('idleTimeout', options.idleTimeout, 24 * HOUR)
@@ -163,7 +164,8 @@ function resolveSecrets(secret: unknown): readonly string[] {
 
 function resolveCookie(c: CookieOptions): Readonly<CookieAttributes> {
   const path = c.path ?? '/'
-  if (typeof path !== 'string' || !PATH.test(path)) throw invalidOption('cookie.path', "must start with '/' and hold no ';'")
+  if (typeof path !== 'string' || !PATH.test(path))
+    throw invalidOption('cookie.path', "must start with '/' and hold no ';'")
   if (c.domain !== undefined && (typeof c.domain !== 'string' || !DOMAIN.test(c.domain))) {
     throw invalidOption('cookie.domain', 'must be a host name')
   }

@@ -30,7 +30,6 @@ export interface SessionMembers {
 export type Session = SessionMembers & Partial<SessionData>
 
 declare global {
-  // biome-ignore lint/style/noNamespace: Express types requests through this global namespace
   namespace Express {
     interface Request {
       /** The session of this request (coatcheck). */

@@ -1,0 +1,278 @@
+import { invalidOption } from '../errors.ts'
+import type { CounterState, SessionRecord, Store, StoredData, TokenRecord } from './types.ts'
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * The most sessions held at once. Creating one more first drops expired sessions, then evicts the one that expires
+   * soonest. Must be a positive integer. Default 10 000.
+   */
+  maxEntries?: number
+  /**
+   * How often expired sessions, tokens and counters are swept, in ms. Must be a positive integer up to 2³¹ − 1.
+   * Default 60 000 (one minute).
+   */
+  sweepInterval?: number
+  /** The clock the store judges expiry by, in epoch ms. Must be a function. Default `Date.now`. */
+  now?: () => number
+}
+
+const MAX_TIMER_DELAY = 2 ** 31 - 1
+
+/**
+ * A store that keeps everything in this process: for tests and single-process apps. Bounded by `maxEntries`, with
+ * expired records swept by one unref'd timer, so it neither leaks nor keeps the process alive. `close()` stops the timer.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  const { maxEntries, sweepInterval, now } = resolveOptions(options)
+  const sessions = new Table<SessionRecord>()
+  let deadlines: Deadline[] = []
+  const tokens = new Table<TokenRecord>()
+  const counters = new Map<string, CounterState>()
+
+  // Every session has a current heap entry at its present deadline. Entries left behind by a touch, an update or a
+  // replaced record are stale and skipped when they surface; rebuilding once they outnumber live ones keeps the heap
+  // O(n) and every operation amortized O(log n).
+  const isCurrent = (e: Deadline) => sessions.records.get(e.key) === e.record && e.record.expiresAt === e.at
+
+  function schedule(key: string, record: SessionRecord, expiresAt: number): void {
+    record.expiresAt = expiresAt
+    heapPush(deadlines, { at: expiresAt, key, record })
+    if (deadlines.length > 2 * sessions.records.size + 64) {
+      // A sorted array is a valid heap.
+      deadlines = [...sessions.records]
+        .map(([k, r]) => ({ at: r.expiresAt, key: k, record: r }))
+        .sort((a, b) => a.at - b.at)
+    }
+  }
+
+  function dropExpiredSessions(): number {
+    const t = now()
+    let removed = 0
+    for (let top = deadlines[0]; top !== undefined && top.at <= t; top = deadlines[0]) {
+      heapPop(deadlines)
+      if (isCurrent(top) && sessions.delete(top.key)) removed++
+    }
+    return removed
+  }
+
+  function makeRoom(): void {
+    if (sessions.records.size < maxEntries) return
+    dropExpiredSessions()
+    while (sessions.records.size >= maxEntries) {
+      const top = heapPop(deadlines)
+      if (top === undefined) break
+      if (isCurrent(top)) sessions.delete(top.key)
+    }
+  }
+
+  function prune(): number {
+    const t = now()
+    for (const [id, token] of tokens.records) if (token.expiresAt <= t) tokens.delete(id)
+    for (const [key, counter] of counters) if (counter.resetAt <= t) counters.delete(key)
+    return dropExpiredSessions()
+  }
+
+  const timer = setInterval(prune, sweepInterval)
+  timer.unref()
+
+  return {
+    async get(key) {
+      const record = sessions.live(key, now())
+      return record && copySession(record)
+    },
+    async create(key, record) {
+      if (sessions.live(key, now()) !== undefined) return false
+      makeRoom()
+      const stored = copySession(record)
+      sessions.add(key, stored)
+      schedule(key, stored, stored.expiresAt)
+      return true
+    },
+    async update(key, patch) {
+      const record = sessions.live(key, now())
+      if (record === undefined) return false
+      for (const name of patch.unset ?? []) delete record.data[name]
+      if (patch.set) Object.assign(record.data, patch.set)
+      if (patch.userId !== undefined) sessions.setUser(key, record, patch.userId)
+      if (patch.meta) record.meta = { ...patch.meta }
+      if (patch.lastSeenAt !== undefined) record.lastSeenAt = patch.lastSeenAt
+      if (patch.absoluteExpiresAt !== undefined) record.absoluteExpiresAt = patch.absoluteExpiresAt
+      if (patch.expiresAt !== undefined && patch.expiresAt !== record.expiresAt) schedule(key, record, patch.expiresAt)
+      return true
+    },
+    async touch(key, lastSeenAt, expiresAt) {
+      const record = sessions.live(key, now())
+      if (record === undefined) return false
+      record.lastSeenAt = lastSeenAt
+      if (expiresAt !== record.expiresAt) schedule(key, record, expiresAt)
+      return true
+    },
+    async destroy(key) {
+      sessions.delete(key)
+    },
+    async listByUser(userId) {
+      const t = now()
+      return sessions.keysOf(userId).flatMap((key) => {
+        const record = sessions.live(key, t)
+        return record ? [{ key, record: copySession(record) }] : []
+      })
+    },
+    async destroyByUser(userId, exceptKey) {
+      return sessions.deleteUser(userId, now(), exceptKey)
+    },
+    async prune() {
+      return prune()
+    },
+    tokens: {
+      async create(id, record) {
+        if (tokens.live(id, now()) !== undefined) return false
+        tokens.add(id, { ...record })
+        return true
+      },
+      async get(id) {
+        const token = tokens.live(id, now())
+        return token && { ...token }
+      },
+      async rotate(id, expectedHash, next) {
+        const token = tokens.live(id, now())
+        if (token === undefined || token.hash !== expectedHash) return false
+        token.hash = next.hash
+        token.expiresAt = next.expiresAt
+        return true
+      },
+      async destroy(id) {
+        tokens.delete(id)
+      },
+      async destroyByUser(userId) {
+        return tokens.deleteUser(userId, now())
+      },
+    },
+    counters: {
+      async hit(key, windowMs) {
+        const t = now()
+        let counter = counters.get(key)
+        if (counter === undefined || counter.resetAt <= t) {
+          counter = { count: 0, resetAt: t + windowMs }
+          counters.set(key, counter)
+        }
+        counter.count++
+        return { ...counter }
+      },
+      async reset(key) {
+        counters.delete(key)
+      },
+    },
+    async close() {
+      clearInterval(timer)
+    },
+  }
+}
+
+function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemoryStoreOptions>> {
+  const { maxEntries = 10_000, sweepInterval = 60_000, now = Date.now } = options
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+    throw invalidOption('maxEntries', 'must be a positive integer')
+  }
+  if (!Number.isInteger(sweepInterval) || sweepInterval < 1 || sweepInterval > MAX_TIMER_DELAY) {
+    throw invalidOption('sweepInterval', `must be a positive integer of at most ${MAX_TIMER_DELAY} ms`)
+  }
+  if (typeof now !== 'function') throw invalidOption('now', 'must be a function returning epoch milliseconds')
+  return Object.freeze({ maxEntries, sweepInterval, now })
+}
+
+function copySession(record: SessionRecord): SessionRecord {
+  // Null-prototype, so a key named `__proto__` or `constructor` is just a key.
+  const data = Object.assign(Object.create(null) as StoredData, record.data)
+  return { ...record, data, meta: { ...record.meta } }
+}
+
+/** Records by key, indexed by user. A user without records leaves no empty set behind. */
+class Table<T extends { userId: string | null; expiresAt: number }> {
+  readonly records = new Map<string, T>()
+  readonly #byUser = new Map<string, Set<string>>()
+
+  /** The record under `key`, deleted and not returned once its deadline is at or before `now`. */
+  live(key: string, now: number): T | undefined {
+    const record = this.records.get(key)
+    if (record === undefined || record.expiresAt > now) return record
+    this.delete(key)
+  }
+
+  add(key: string, record: T): void {
+    this.delete(key)
+    this.records.set(key, record)
+    this.#index(key, record.userId)
+  }
+
+  setUser(key: string, record: T, userId: string | null): void {
+    this.#unindex(key, record.userId)
+    record.userId = userId
+    this.#index(key, userId)
+  }
+
+  delete(key: string): boolean {
+    const record = this.records.get(key)
+    if (record === undefined) return false
+    this.records.delete(key)
+    this.#unindex(key, record.userId)
+    return true
+  }
+
+  /** A snapshot, so callers may delete while they iterate. */
+  keysOf(userId: string): string[] {
+    return [...(this.#byUser.get(userId) ?? [])]
+  }
+
+  /** Deletes every record of one user but `exceptKey`; returns how many of them were live. */
+  deleteUser(userId: string, now: number, exceptKey?: string): number {
+    let live = 0
+    for (const key of this.keysOf(userId)) {
+      if (key === exceptKey) continue
+      if (this.records.get(key)!.expiresAt > now) live++
+      this.delete(key)
+    }
+    return live
+  }
+
+  #index(key: string, userId: string | null): void {
+    if (userId === null) return
+    const keys = this.#byUser.get(userId)
+    if (keys) keys.add(key)
+    else this.#byUser.set(userId, new Set([key]))
+  }
+
+  #unindex(key: string, userId: string | null): void {
+    const keys = userId === null ? undefined : this.#byUser.get(userId)
+    if (keys?.delete(key) && keys.size === 0) this.#byUser.delete(userId!)
+  }
+}
+
+interface Deadline {
+  at: number
+  key: string
+  record: SessionRecord
+}
+
+// A binary min-heap on `at`, kept in an array.
+function heapPush(items: Deadline[], entry: Deadline): void {
+  let i = items.push(entry) - 1
+  for (let parent = (i - 1) >> 1; i > 0 && items[parent]!.at > entry.at; i = parent, parent = (i - 1) >> 1) {
+    items[i] = items[parent]!
+  }
+  items[i] = entry
+}
+
+function heapPop(items: Deadline[]): Deadline | undefined {
+  const top = items[0]
+  const last = items.pop()!
+  if (items.length === 0) return top
+  let i = 0
+  for (let child = 1; child < items.length; i = child, child = 2 * i + 1) {
+    if (child + 1 < items.length && items[child + 1]!.at < items[child]!.at) child++
+    if (items[child]!.at >= last.at) break
+    items[i] = items[child]!
+  }
+  items[i] = last
+  return top
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { send } from '../support/http.ts'
+import { type Harness, keyOf, startApp } from './harness.ts'
+
+/** Requests to /slow/:key load their session, then wait at a gate until the test opens it. */
+class Gate {
+  arrived = 0
+  #open!: () => void
+  #opened = new Promise<void>((resolve) => {
+    this.#open = resolve
+  })
+  readonly wait = async () => {
+    this.arrived++
+    await this.#opened
+  }
+  open(): void {
+    this.#open()
+  }
+  async until(count: number): Promise<void> {
+    while (this.arrived < count) await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+}
+
+describe('concurrent requests', () => {
+  let app: Harness
+  let gate: Gate
+  before(async () => {
+    app = await startApp({}, (express) => {
+      express.post('/slow/:key', async (req, res) => {
+        await gate.wait()
+        req.session[req.params.key as string] = true
+        res.json({ ok: true })
+      })
+    })
+  })
+  after(() => app.close())
+
+  it('two requests changing different keys both persist', async () => {
+    gate = new Gate()
+    const browser = app.browser()
+    await browser.post('/session', { base: 1 })
+    const cookie = browser.cookieHeader()
+    const first = send(`${app.url}/slow/x`, { method: 'POST', cookie })
+    const second = send(`${app.url}/slow/y`, { method: 'POST', cookie })
+    await gate.until(2)
+    gate.open()
+    assert.deepEqual(
+      (await Promise.all([first, second])).map((r) => r.status),
+      [200, 200],
+    )
+    const record = await app.inner.get(keyOf(browser))
+    assert.deepEqual({ ...record?.data }, { base: '1', x: 'true', y: 'true' })
+  })
+
+  it('a request that loaded the session before a logout does not recreate it', async () => {
+    gate = new Gate()
+    const browser = app.browser()
+    await browser.post('/session', { base: 1 })
+    const key = keyOf(browser)
+    const cookie = browser.cookieHeader()
+    const slow = send(`${app.url}/slow/x`, { method: 'POST', cookie })
+    await gate.until(1)
+    const logout = await send(`${app.url}/destroy`, { method: 'POST', cookie })
+    assert.equal(logout.status, 200)
+    app.spy.reset()
+    gate.open()
+    const reply = await slow
+    assert.equal(reply.status, 200)
+    assert.equal(await app.inner.get(key), undefined, 'the destroyed record stays destroyed')
+    assert.equal(app.spy.count('create'), 0, 'no new session was created in its place')
+    assert.equal(app.spy.count('update'), 1)
+    assert.match(reply.setCookies[0] ?? '', /^sid=; .*Max-Age=0/, 'the stale cookie is expired')
+  })
+})

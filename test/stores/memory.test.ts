@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { CoatcheckError } from '../../src/errors.ts'
+import { type MemoryStoreOptions, memoryStore } from '../../src/stores/memory.ts'
+import type { SessionRecord } from '../../src/stores/types.ts'
+import { storeConformance } from './conformance.ts'
+
+storeConformance({ name: 'memory', open: async () => memoryStore() })
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_000) {
+  const clock = { t: start, now: () => clock.t }
+  return clock
+}
+
+function record(expiresAt: number, userId: string | null = null): SessionRecord {
+  return { data: { a: '1' }, userId, meta: {}, createdAt: 0, lastSeenAt: 0, expiresAt, absoluteExpiresAt: expiresAt }
+}
+
+describe('memoryStore', () => {
+  it('rejects bad options, naming the option', () => {
+    const cases: [MemoryStoreOptions, string][] = [
+      [{ maxEntries: 0 }, 'maxEntries'],
+      [{ maxEntries: 1.5 }, 'maxEntries'],
+      [{ sweepInterval: -1 }, 'sweepInterval'],
+      [{ sweepInterval: 2 ** 31 }, 'sweepInterval'],
+      [{ now: 'x' as unknown as () => number }, 'now'],
+    ]
+    for (const [options, name] of cases) {
+      assert.throws(
+        () => memoryStore(options),
+        (err) => err instanceof CoatcheckError && err.code === 'INVALID_OPTION' && err.message.includes(`\`${name}\``),
+        JSON.stringify(options),
+      )
+    }
+  })
+
+  it('evicts the soonest-expiring session, not the oldest, and unindexes it', async () => {
+    const store = memoryStore({ maxEntries: 3, now: manualClock().now })
+    await store.create('first', record(5_000))
+    await store.create('second', record(2_000, 'u1'))
+    await store.create('third', record(3_000))
+    await store.create('fourth', record(4_000))
+    assert.equal(await store.get('second'), undefined)
+    for (const key of ['first', 'third', 'fourth']) assert.notEqual(await store.get(key), undefined, key)
+    assert.deepEqual(await store.listByUser('u1'), [])
+    assert.equal(await store.destroyByUser('u1'), 0)
+    // A stale index entry would list the re-created key under its former user.
+    await store.create('second', record(9_000, 'u2'))
+    assert.deepEqual(await store.listByUser('u1'), [])
+    assert.deepEqual(
+      (await store.listByUser('u2')).map((e) => e.key),
+      ['second'],
+    )
+    assert.equal(await store.get('third'), undefined)
+  })
+
+  it('evicts by the current deadline after touches and updates', async () => {
+    const store = memoryStore({ maxEntries: 3, now: manualClock().now })
+    await store.create('a', record(2_000))
+    await store.create('b', record(3_000))
+    await store.create('c', record(4_000))
+    await store.touch('a', 1_000, 9_000)
+    await store.update('b', { expiresAt: 9_500 })
+    await store.create('d', record(5_000))
+    assert.equal(await store.get('c'), undefined)
+    for (const key of ['a', 'b', 'd']) assert.notEqual(await store.get(key), undefined, key)
+  })
+
+  it('still evicts by deadline after many touches', async () => {
+    const store = memoryStore({ maxEntries: 4, now: manualClock().now })
+    const final = { a: 7_000, b: 8_000, c: 6_000 }
+    for (const key of Object.keys(final)) await store.create(key, record(2_000))
+    // Never touched: only the rebuilds that the touches cause carry its deadline along.
+    await store.create('z', record(5_000))
+    for (let i = 0; i < 200; i++) {
+      for (const [key, at] of Object.entries(final)) await store.touch(key, 1_000, i === 199 ? at : 10_000 + i)
+    }
+    await store.create('d', record(9_000))
+    assert.equal(await store.get('z'), undefined)
+    await store.create('e', record(9_000))
+    assert.equal(await store.get('c'), undefined)
+    for (const key of ['a', 'b', 'd', 'e']) assert.notEqual(await store.get(key), undefined, key)
+  })
+
+  it('drops every expired session before evicting a live one', async () => {
+    const clock = manualClock()
+    const store = memoryStore({ maxEntries: 3, now: clock.now })
+    await store.create('a', record(2_000, 'u1'))
+    await store.create('b', record(2_500))
+    await store.create('c', record(9_000))
+    clock.t = 3_000
+    await store.create('d', record(8_000))
+    assert.equal(await store.prune(), 0, 'both expired sessions were dropped')
+    await store.create('e', record(7_000))
+    for (const key of ['c', 'd', 'e']) assert.notEqual(await store.get(key), undefined, key)
+  })
+
+  it('matches a naive model over many random operations', async () => {
+    let seed = 42
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    const clock = manualClock()
+    const store = memoryStore({ maxEntries: 20, now: clock.now })
+    const model = new Map<string, { expiresAt: number; userId: string | null }>()
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
+    let unique = 0
+    // The fraction keeps deadlines distinct, so the soonest-expiring session is never a tie.
+    const deadline = () => clock.t + 1 + Math.floor(random() * 500) * 1_000 + unique++ / 10_000
+    const alive = (key: string) => (model.get(key)?.expiresAt ?? 0) > clock.t
+    for (let step = 0; step < 3_000; step++) {
+      const key = keys[Math.floor(random() * keys.length)]!
+      const userId = random() < 0.5 ? null : `u${Math.floor(random() * 3)}`
+      const op = random()
+      if (op < 0.35) {
+        const expiresAt = deadline()
+        const created = await store.create(key, record(expiresAt, userId))
+        assert.equal(created, !alive(key))
+        if (created) {
+          model.delete(key)
+          if (model.size >= 20) for (const [k, v] of model) if (v.expiresAt <= clock.t) model.delete(k)
+          if (model.size >= 20) {
+            const [soonest] = [...model].sort((x, y) => x[1].expiresAt - y[1].expiresAt)[0]!
+            model.delete(soonest)
+          }
+          model.set(key, { expiresAt, userId })
+        }
+      } else if (op < 0.6) {
+        const expiresAt = deadline()
+        assert.equal(await store.touch(key, clock.t, expiresAt), alive(key))
+        if (alive(key)) model.get(key)!.expiresAt = expiresAt
+      } else if (op < 0.75) {
+        assert.equal(await store.update(key, { userId }), alive(key))
+        if (alive(key)) model.get(key)!.userId = userId
+      } else if (op < 0.85) {
+        await store.destroy(key)
+        model.delete(key)
+      } else {
+        clock.t += Math.floor(random() * 20_000)
+      }
+      for (const k of keys) assert.equal((await store.get(k)) !== undefined, alive(k), `step ${step}, key ${k}`)
+      for (const u of ['u0', 'u1', 'u2']) {
+        const listed = (await store.listByUser(u)).map((e) => e.key).sort()
+        const expected = [...model].filter(([k, v]) => v.userId === u && alive(k)).map(([k]) => k)
+        assert.deepEqual(listed, expected.sort(), `step ${step}, user ${u}`)
+      }
+    }
+  })
+
+  it('judges expiry by the injected clock', async () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+    await store.create('s1', record(2_000, 'u1'))
+    await store.create('s2', record(5_000, 'u1'))
+    await store.create('s3', record(2_000))
+    await store.create('s4', record(1_500))
+    await store.tokens.create('t1', { userId: 'u1', hash: 'h', createdAt: 0, expiresAt: 2_000 })
+    assert.equal((await store.counters.hit('c', 1_000)).resetAt, 2_000)
+    assert.equal((await store.counters.hit('c', 1_000)).count, 2)
+    clock.t = 2_000
+    assert.equal(await store.get('s1'), undefined)
+    assert.deepEqual(
+      (await store.listByUser('u1')).map((e) => e.key),
+      ['s2'],
+    )
+    assert.equal(await store.prune(), 2)
+    assert.equal(await store.tokens.get('t1'), undefined)
+    assert.deepEqual(await store.counters.hit('c', 1_000), { count: 1, resetAt: 3_000 })
+    assert.notEqual(await store.get('s2'), undefined)
+  })
+
+  it('sweeps on its timer, and close() stops the timer', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] })
+    const clock = manualClock()
+    const swept = memoryStore({ sweepInterval: 1_000, now: clock.now })
+    const closed = memoryStore({ sweepInterval: 1_000, now: clock.now })
+    await swept.create('s1', record(2_000))
+    await closed.create('s1', record(2_000))
+    await closed.close?.()
+    clock.t = 3_000
+    t.mock.timers.tick(1_000)
+    assert.equal(await swept.prune(), 0)
+    assert.equal(await closed.prune(), 1)
+    await swept.close?.()
+  })
+
+  it('does not keep the process alive', async () => {
+    const url = new URL('../../src/stores/memory.ts', import.meta.url).href
+    const script = `
+      import { memoryStore } from ${JSON.stringify(url)}
+      const store = memoryStore()
+      await store.create('k', { data: {}, userId: null, meta: {}, createdAt: 0, lastSeenAt: 0, expiresAt: Date.now() + 1e6, absoluteExpiresAt: Date.now() + 1e6 })
+      console.log('done')`
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      timeout: 10_000,
+    })
+    assert.equal(stdout.trim(), 'done')
+  })
+
+  it('holds copies: neither the input nor a returned record reaches the stored one', async () => {
+    const store = memoryStore()
+    const input = { ...record(Date.now() + 60_000, 'u1'), meta: { ip: '::1' } }
+    await store.create('s1', input)
+    input.data.a = 'changed'
+    input.meta.ip = 'changed'
+    const got = await store.get('s1')
+    assert.ok(got)
+    got.data.a = 'mutated'
+    got.meta.ip = 'mutated'
+    got.expiresAt = 0
+    const [entry] = await store.listByUser('u1')
+    assert.ok(entry)
+    entry.record.data.a = 'mutated'
+    const set = { b: '2' }
+    await store.update('s1', { set })
+    set.b = 'mutated'
+    const again = await store.get('s1')
+    assert.deepEqual({ ...again?.data }, { a: '1', b: '2' })
+    assert.deepEqual(again?.meta, { ip: '::1' })
+    assert.notEqual(again?.expiresAt, 0)
+
+    await store.tokens.create('t1', { userId: 'u1', hash: 'h', createdAt: 0, expiresAt: Date.now() + 60_000 })
+    const token = await store.tokens.get('t1')
+    assert.ok(token)
+    token.hash = 'mutated'
+    assert.equal((await store.tokens.get('t1'))?.hash, 'h')
+  })
+})
