@@ -1,0 +1,49 @@
+/**
+ * A minimal coatcheck app: `npm start`, then open http://127.0.0.1:3000. It keeps a visit counter and a short list
+ * of notes in the session, and shows the session's expiry. SESSION_SECRET, PORT and HOST come from the environment.
+ */
+import { randomBytes } from 'node:crypto'
+import express from 'express'
+import { memoryStore, session } from '../src/index.ts'
+
+declare module '../src/session/types.ts' {
+  interface SessionData {
+    visits: number
+    notes: string[]
+  }
+}
+
+const secret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url')
+if (!process.env.SESSION_SECRET) console.warn('SESSION_SECRET is not set: using a random one, sessions end on restart')
+
+const app = express()
+app.use(express.urlencoded({ extended: false }))
+app.use(session({ secret, store: memoryStore() }))
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+app.get('/', (req, res) => {
+  req.session.visits = (req.session.visits ?? 0) + 1
+  const notes = (req.session.notes ?? []).map((n) => `<li>${escapeHtml(n)}</li>`).join('')
+  res.type('html').send(`<!doctype html><meta charset="utf-8"><title>coatcheck demo</title>
+<h1>coatcheck demo</h1>
+<p>Visits in this session: <strong id="visits">${req.session.visits}</strong></p>
+<form method="post" action="/notes"><input name="note" maxlength="200" required> <button>Add note</button></form>
+<ul id="notes">${notes}</ul>
+<form method="post" action="/logout"><button>End session</button></form>`)
+})
+
+app.post('/notes', (req, res) => {
+  const note = String(req.body?.note ?? '').slice(0, 200)
+  if (note) req.session.notes = [...(req.session.notes ?? []), note].slice(-20)
+  res.redirect(303, '/')
+})
+
+app.post('/logout', async (req, res) => {
+  await req.session.destroy()
+  res.redirect(303, '/')
+})
+
+const port = Number(process.env.PORT ?? 3000)
+const host = process.env.HOST ?? '127.0.0.1'
+app.listen(port, host, () => console.log(`coatcheck demo on http://${host}:${port}`))
