@@ -7,6 +7,8 @@ export type CoatcheckErrorCode =
   | 'STORE_ERROR'
   | 'STORE_TIMEOUT'
   | 'STORE_CONFLICT'
+  | 'PASSWORD_TOO_LONG'
+  | 'NO_SESSION_MIDDLEWARE'
 
 /** The one error class of coatcheck. `status` is the HTTP status the error maps to, where one applies. */
 export class CoatcheckError extends Error {

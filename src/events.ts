@@ -1,7 +1,15 @@
 import { type Channel, channel } from 'node:diagnostics_channel'
 
 /** What happened to a session. */
-export type SessionEventType = 'created' | 'expired' | 'regenerated' | 'destroyed' | 'store-error'
+export type SessionEventType =
+  | 'created'
+  | 'expired'
+  | 'regenerated'
+  | 'destroyed'
+  | 'store-error'
+  | 'login'
+  | 'logout'
+  | 'throttled'
 
 /** One event. Session IDs never appear, only `sid`: a short, non-reversible hash of the store key. */
 export interface SessionEvent {
@@ -14,6 +22,8 @@ export interface SessionEvent {
   reason?: 'idle' | 'absolute'
   /** `store-error`: the failure. */
   error?: unknown
+  /** `throttled`: which limit refused the attempt. */
+  limit?: 'account' | 'ip'
 }
 
 /** Receives every event of one middleware instance. Exceptions it throws are reported as warnings, not rethrown. */
@@ -26,6 +36,9 @@ export const channelNames: Readonly<Record<SessionEventType, string>> = Object.f
   regenerated: 'coatcheck:regenerated',
   destroyed: 'coatcheck:destroyed',
   'store-error': 'coatcheck:store-error',
+  login: 'coatcheck:login',
+  logout: 'coatcheck:logout',
+  throttled: 'coatcheck:throttled',
 })
 
 const channels = Object.fromEntries(

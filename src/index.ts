@@ -1,3 +1,14 @@
+export {
+  type DeviceSession,
+  listSessions,
+  revokeAllSessions,
+  revokeOtherSessions,
+  revokeSession,
+} from './auth/devices.ts'
+export { type RequireAuthOptions, requireAuth, requireFresh } from './auth/guards.ts'
+export { type LogInOptions, type LogOutOptions, logIn, logOut } from './auth/login.ts'
+export { hashPassword, type Verification, verifyPassword } from './auth/passwords.ts'
+export { type Limit, type LoginThrottleOptions, loginThrottle } from './auth/throttle.ts'
 export { CoatcheckError, type CoatcheckErrorCode } from './errors.ts'
 export { channelNames, type OnEvent, type SessionEvent, type SessionEventType } from './events.ts'
 export type { Callback, RegenerateOptions } from './session/context.ts'

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
-import type { SessionMeta, SessionRecord } from '../stores/types.ts'
+import type { SessionEntry, SessionMeta, SessionRecord } from '../stores/types.ts'
 import { cookieValues, serializeCookie } from './cookie.ts'
 import { type DataDiff, SessionDataTracker } from './data.ts'
 import { guarded } from './guard.ts'
@@ -92,6 +92,72 @@ export class SessionContext {
     return settle(this.#persist(), callback)
   }
 
+  /** The store key of the stored session, or undefined while the session is new. */
+  get storedKey(): string | undefined {
+    return this.#stored === undefined ? undefined : this.#key
+  }
+
+  /** Facts about the session that are not user data (auth time, login IP, user agent). */
+  get meta(): Readonly<SessionMeta> {
+    return this.#meta
+  }
+
+  /** The middleware's resolved options. */
+  get options(): ResolvedOptions {
+    return this.#o
+  }
+
+  /**
+   * Logs `userId` in: a new ID (the old record is deleted), data carried over only when `keep` and no other user was
+   * logged in, and the session stored at once so the caller learns of a store failure.
+   */
+  async logIn(userId: string, meta: SessionMeta, keep: boolean): Promise<void> {
+    const carry = keep && (this.#userId === null || this.#userId === userId)
+    await this.#regenerate(carry)
+    this.#userId = userId
+    this.#meta = meta
+    await this.#persist()
+    this.emit({ type: 'login', sid: shortId(this.id) })
+  }
+
+  /** The live sessions of the logged-in user (none when anonymous). */
+  async sessionsOfUser(): Promise<SessionEntry[]> {
+    const userId = this.#userId
+    if (userId === null) return []
+    const entries = await this.#call(() => this.#o.store.listByUser(userId))
+    return entries.filter((entry) => entry.record.userId === userId && !this.#expiry(entry.record))
+  }
+
+  /** Deletes the record under `key`; when it is this request's own session, as `destroy()` does. */
+  async destroyKey(key: string): Promise<void> {
+    if (key === this.storedKey) return this.#destroy()
+    await this.#call(() => this.#o.store.destroy(key))
+  }
+
+  /**
+   * Deletes the logged-in user's sessions: every other one, giving this one a new ID (`keepCurrent`), or all of
+   * them, this one included. Resolves how many records went.
+   */
+  async revokeUserSessions(keepCurrent: boolean): Promise<number> {
+    const userId = this.#userId
+    if (userId === null) return 0
+    const current = this.storedKey
+    const removed = await this.#call(() => this.#o.store.destroyByUser(userId, keepCurrent ? current : undefined))
+    if (!keepCurrent) {
+      if (current !== undefined) this.emit({ type: 'destroyed', sid: shortId(current) })
+      this.#startNew({})
+      return removed
+    }
+    await this.#regenerate(true)
+    await this.#persist()
+    return removed
+  }
+
+  /** Publishes an event through the middleware's channels and `onEvent`. */
+  emit(event: SessionEvent): void {
+    this.#o.emit(event)
+  }
+
   /** Loads the session named by the request's cookie. Synchronous (undefined) when there is no signed cookie. */
   load(): Promise<void> | undefined {
     for (const value of cookieValues(this.#req.headers.cookie, this.cookieName)) {
@@ -124,7 +190,7 @@ export class SessionContext {
     if (!record) return
     const reason = this.#expiry(record)
     if (reason) {
-      this.#emit({ type: 'expired', sid: shortId(key), reason })
+      this.emit({ type: 'expired', sid: shortId(key), reason })
       // Best effort: the deadline check already refuses the record; the store's own expiry is the backstop.
       await this.#call(() => this.#o.store.destroy(key)).catch(() => {})
       return
@@ -163,14 +229,14 @@ export class SessionContext {
     this.#startNew(keep ? this.#data.snapshot() : {})
     this.#userId = userId
     this.#meta = meta
-    this.#emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
+    this.emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
   }
 
   async #destroy(): Promise<void> {
     const key = this.#key
     if (key !== undefined && this.#stored !== undefined) {
       await this.#call(() => this.#o.store.destroy(key))
-      this.#emit({ type: 'destroyed', sid: shortId(key) })
+      this.emit({ type: 'destroyed', sid: shortId(key) })
     }
     this.#startNew({})
   }
@@ -242,7 +308,7 @@ export class SessionContext {
     this.#forceTouch = false
     this.#stored = record
     this.#deadlineWritten = true
-    this.#emit({ type: 'created', sid: shortId(key) })
+    this.emit({ type: 'created', sid: shortId(key) })
   }
 
   /** Replaces the session with a new one that is not stored yet, holding `values`. */
@@ -268,13 +334,9 @@ export class SessionContext {
 
   #call<T>(call: () => Promise<T>): Promise<T> {
     return guarded(call, this.#o.storeTimeout).catch((error: unknown) => {
-      this.#emit({ type: 'store-error', error })
+      this.emit({ type: 'store-error', error })
       throw error
     })
-  }
-
-  #emit(event: SessionEvent): void {
-    this.#o.emit(event)
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { CoatcheckError } from '../errors.ts'
 import { SessionContext } from './context.ts'
 import { resolveOptions, type SessionOptions } from './options.ts'
 import { holdResponse } from './respond.ts'
@@ -39,4 +40,13 @@ export async function commitSession(req: IncomingMessage, res: ServerResponse): 
   if (!context) return
   const setCookie = await context.commit()
   if (setCookie !== undefined) res.appendHeader('Set-Cookie', setCookie)
+}
+
+/** The session context of a request; throws when the session middleware did not run before the caller. */
+export function contextOf(req: IncomingMessage): SessionContext {
+  const context = contexts.get(req)
+  if (!context) {
+    throw new CoatcheckError('NO_SESSION_MIDDLEWARE', 'coatcheck: the session() middleware must run before this', 500)
+  }
+  return context
 }

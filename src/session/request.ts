@@ -21,3 +21,21 @@ export function isSecure(req: IncomingMessage, trust: TrustProxy): boolean {
   const proto = (Array.isArray(header) ? header[0] : header)?.split(',', 1)[0]?.trim().toLowerCase()
   return proto === 'https'
 }
+
+/**
+ * The client's address: the socket's peer, or, walking X-Forwarded-For from the right, the first address that is
+ * not a trusted proxy (the algorithm of Express's `req.ip`). Without trust the header is ignored, so it cannot be
+ * spoofed.
+ */
+export function clientIp(req: IncomingMessage, trust: TrustProxy): string {
+  const peer = req.socket.remoteAddress ?? ''
+  const header = req.headers['x-forwarded-for']
+  if (header === undefined || !trust(peer, 0)) return peer
+  const forwarded = (Array.isArray(header) ? header.join(',') : header)
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean)
+  const chain = [peer, ...forwarded.reverse()]
+  for (let hop = 0; hop < chain.length - 1; hop++) if (!trust(chain[hop]!, hop)) return chain[hop]!
+  return chain[chain.length - 1]!
+}

@@ -159,6 +159,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         counter.count++
         return { ...counter }
       },
+      async peek(key) {
+        const counter = counters.get(key)
+        return counter && counter.resetAt > now() ? { ...counter } : undefined
+      },
       async reset(key) {
         counters.delete(key)
       },

@@ -113,6 +113,8 @@ export interface CounterState {
 export interface CounterStore {
   /** Counts one hit on `key`. The first hit of a window opens it for `windowMs`. */
   hit(key: string, windowMs: number): Promise<CounterState>
+  /** The current window of `key` without counting a hit, or undefined when there is none (or it has ended). */
+  peek(key: string): Promise<CounterState | undefined>
   /** Forgets `key`. */
   reset(key: string): Promise<void>
 }

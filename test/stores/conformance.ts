@@ -387,6 +387,17 @@ export function storeConformance(target: ConformanceTarget): void {
         assert.deepEqual(await store.counters.hit('ip:1', windowMs), { count: 3, resetAt: first.resetAt })
       })
 
+      it('peek reads the current window without counting a hit', async () => {
+        assert.equal(await store.counters.peek('ip:1'), undefined)
+        const first = await store.counters.hit('ip:1', windowMs)
+        assert.deepEqual(await store.counters.peek('ip:1'), { count: 1, resetAt: first.resetAt })
+        assert.deepEqual(await store.counters.peek('ip:1'), { count: 1, resetAt: first.resetAt })
+        assert.equal((await store.counters.hit('ip:1', windowMs)).count, 2)
+        await store.counters.hit('ip:short', 20)
+        await sleep(30)
+        assert.equal(await store.counters.peek('ip:short'), undefined, 'an ended window is not reported')
+      })
+
       it('reset starts over', async () => {
         await store.counters.hit('ip:1', windowMs)
         await store.counters.hit('ip:1', windowMs)

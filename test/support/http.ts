@@ -50,6 +50,8 @@ export async function send(url: string, init: RequestInit & { cookie?: string } 
 /** A client that keeps the cookies the server sets, like a browser would for one site. */
 export class Browser {
   readonly jar = new Map<string, string>()
+  /** Headers sent with every request (a User-Agent, say). */
+  readonly headers: Record<string, string> = {}
   readonly base: string
 
   constructor(base: string) {
@@ -58,7 +60,8 @@ export class Browser {
 
   async request(path: string, init: RequestInit = {}): Promise<Reply> {
     const cookie = [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ')
-    const reply = await send(this.base + path, { ...init, ...(cookie && { cookie }) })
+    const headers = { ...this.headers, ...Object.fromEntries(new Headers(init.headers)) }
+    const reply = await send(this.base + path, { ...init, headers, ...(cookie && { cookie }) })
     for (const line of reply.setCookies) {
       const [pair = '', ...attributes] = line.split(';')
       const eq = pair.indexOf('=')

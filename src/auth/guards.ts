@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { invalidOption } from '../errors.ts'
+import type { Middleware } from '../session/middleware.ts'
+import { contextOf } from '../session/middleware.ts'
+
+/** Options of `requireAuth`. */
+export interface RequireAuthOptions {
+  /** Where to send browsers (requests that accept text/html) instead of a 401. Default none: always 401 JSON. */
+  redirectTo?: string
+}
+
+function refuse(res: ServerResponse, body: Record<string, string>): void {
+  res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+  res.end(JSON.stringify(body))
+}
+
+/**
+ * Lets only logged-in requests through. Others get 401 `{ "error": "Unauthorized" }`, or a 303 to `redirectTo` when
+ * they accept HTML. It fails closed: when the session could not be loaded, the request never gets here (the session
+ * middleware passed a 503 to `next`), and without the session middleware it is an error, not a pass.
+ */
+export function requireAuth(options: RequireAuthOptions = {}): Middleware {
+  const { redirectTo } = options
+  if (redirectTo !== undefined && (typeof redirectTo !== 'string' || !redirectTo.startsWith('/'))) {
+    throw invalidOption('redirectTo', "must be a path starting with '/'")
+  }
+  return (req, res, next) => {
+    try {
+      if (contextOf(req).userId !== null) return next()
+    } catch (error) {
+      return next(error)
+    }
+    if (redirectTo !== undefined && acceptsHtml(req)) {
+      res.writeHead(303, { location: redirectTo, 'cache-control': 'no-store' })
+      res.end()
+      return
+    }
+    refuse(res, { error: 'Unauthorized' })
+  }
+}
+
+/**
+ * Guards sensitive actions: the user must have logged in (entered a password) within `maxAgeMs`. Otherwise a 401
+ * `{ "error": "Reauthentication required", "reason": "stale" }` that the app can turn into "confirm your password"
+ * (`reason: "unauthenticated"` when nobody is logged in). Sessions restored by remember-me are never fresh.
+ */
+export function requireFresh(maxAgeMs: number): Middleware {
+  if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs <= 0) throw invalidOption('maxAgeMs', 'must be a positive integer')
+  return (req, res, next) => {
+    let context: ReturnType<typeof contextOf>
+    try {
+      context = contextOf(req)
+    } catch (error) {
+      return next(error)
+    }
+    if (context.userId === null) return refuse(res, { error: 'Unauthorized', reason: 'unauthenticated' })
+    const { authAt, remembered } = context.meta
+    const fresh = typeof authAt === 'number' && context.options.now() - authAt <= maxAgeMs && remembered !== true
+    if (fresh) return next()
+    refuse(res, { error: 'Reauthentication required', reason: 'stale' })
+  }
+}
+
+function acceptsHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('text/html')
+}
