@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import express from 'express'
-import { memoryStore, session } from '../src/index.ts'
+import { session } from '../src/index.ts'
+import { sqliteStore } from '../src/stores/sqlite.ts'
 
 declare module '../src/session/types.ts' {
   interface SessionData {
@@ -18,7 +19,9 @@ if (!process.env.SESSION_SECRET) console.warn('SESSION_SECRET is not set: using 
 
 const app = express()
 app.use(express.urlencoded({ extended: false }))
-app.use(session({ secret, store: memoryStore() }))
+// SQLite, embedded: sessions survive a restart of the server (with the same SESSION_SECRET).
+const store = sqliteStore({ path: process.env.SESSION_DB ?? 'data/sessions.db' })
+app.use(session({ secret, store }))
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
