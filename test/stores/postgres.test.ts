@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { CoatcheckError } from '../../src/errors.ts'
+import { migrate, type PostgresStoreOptions, postgresStore } from '../../src/stores/postgres.ts'
+import type { SessionRecord } from '../../src/stores/types.ts'
+import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
+import { storeConformance } from './conformance.ts'
+
+let server: RunningPostgres
+let pool: pg.Pool
+before(async () => {
+  server = await startPostgres()
+  pool = new pg.Pool({ connectionString: server.connectionString, max: 8 })
+})
+after(async () => {
+  await pool?.end()
+  await server?.stop()
+})
+
+// Fresh, empty tables for every test: each gets its own prefix.
+let tables = 0
+const prefix = () => `t${++tables}_`
+
+storeConformance({ name: 'postgres', open: () => postgresStore({ pool, tablePrefix: prefix() }) })
+
+const HOUR = 3_600_000
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now()
+  return {
+    data: { cart: '[1,2]' },
+    userId: 'u1',
+    meta: { ip: '::1' },
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + HOUR,
+    absoluteExpiresAt: now + 2 * HOUR,
+    ...overrides,
+  }
+}
+
+const isCoded =
+  (code: string, ...words: string[]) =>
+  (err: unknown) =>
+    err instanceof CoatcheckError && err.code === code && words.every((w) => err.message.includes(w))
+
+describe('postgresStore', () => {
+  it('rejects bad options, naming the option', async () => {
+    const cases: [Partial<PostgresStoreOptions>, string][] = [
+      [{ pool: undefined }, 'pool'],
+      [{ pool: {} as pg.Pool }, 'pool'],
+      [{ tablePrefix: 'Bad-' }, 'tablePrefix'],
+      [{ tablePrefix: '1x_' }, 'tablePrefix'],
+      [{ tablePrefix: 'x'.repeat(41) }, 'tablePrefix'],
+      [{ tablePrefix: 'a"; DROP TABLE x; --' }, 'tablePrefix'],
+      [{ schema: 'Public' }, 'schema'],
+      [{ schema: '' }, 'schema'],
+      [{ createTables: 'yes' as unknown as boolean }, 'createTables'],
+      [{ pruneInterval: 0 }, 'pruneInterval'],
+      [{ pruneInterval: 1.5 }, 'pruneInterval'],
+      [{ pruneInterval: 2 ** 31 }, 'pruneInterval'],
+    ]
+    for (const [options, name] of cases) {
+      await assert.rejects(
+        postgresStore({ pool, ...options } as PostgresStoreOptions),
+        isCoded('INVALID_OPTION', `\`${name}\``),
+        JSON.stringify(options),
+      )
+    }
+    await assert.rejects(
+      postgresStore(undefined as unknown as PostgresStoreOptions),
+      isCoded('INVALID_OPTION', '`pool`'),
+    )
+    await assert.rejects(migrate(pool, { tablePrefix: 'Bad' }), isCoded('INVALID_OPTION', '`tablePrefix`'))
+    await assert.rejects(migrate(undefined as unknown as pg.Pool), isCoded('INVALID_OPTION', '`pool`'))
+  })
+
+  it('migrate() is idempotent, run again or by several instances at once', async () => {
+    const tablePrefix = prefix()
+    await Promise.all(Array.from({ length: 4 }, () => migrate(pool, { tablePrefix })))
+    await migrate(pool, { tablePrefix })
+    const store = await postgresStore({ pool, tablePrefix })
+    await store.close()
+    const { rows } = await pool.query('SELECT tablename FROM pg_tables WHERE tablename LIKE $1 ORDER BY 1', [
+      `${tablePrefix}%`,
+    ])
+    assert.deepEqual(
+      rows.map((r) => r.tablename),
+      ['counters', 'sessions', 'tokens'].map((name) => tablePrefix + name),
+    )
+  })
+
+  it('puts the tables in `schema`, creating it', async () => {
+    const store = await postgresStore({ pool, schema: 'coatcheck_app', tablePrefix: 's_' })
+    await store.create('k', record())
+    await store.close()
+    const { rows } = await pool.query(`SELECT user_id FROM coatcheck_app.s_sessions`)
+    assert.deepEqual(rows, [{ user_id: 'u1' }])
+    await assert.rejects(pool.query('SELECT 1 FROM s_sessions'), /does not exist/)
+  })
+
+  it('with createTables: false, fails at start-up naming the missing tables and the fix', async () => {
+    const tablePrefix = prefix()
+    await assert.rejects(
+      postgresStore({ pool, tablePrefix, createTables: false }),
+      isCoded('STORE_ERROR', `${tablePrefix}sessions`, `${tablePrefix}tokens`, `${tablePrefix}counters`, 'migrate('),
+    )
+    await migrate(pool, { tablePrefix })
+    await pool.query(`DROP TABLE ${tablePrefix}tokens`)
+    await assert.rejects(postgresStore({ pool, tablePrefix, createTables: false }), (err: Error) => {
+      assert.match(err.message, new RegExp(`table ${tablePrefix}tokens missing`))
+      assert.doesNotMatch(err.message, /sessions/)
+      return true
+    })
+    await assert.rejects(
+      postgresStore({ pool, schema: 'nowhere', tablePrefix, createTables: false }),
+      isCoded('STORE_ERROR', `nowhere.${tablePrefix}sessions`),
+    )
+    await migrate(pool, { tablePrefix })
+    const store = await postgresStore({ pool, tablePrefix, createTables: false })
+    assert.equal(await store.create('k', record()), true)
+    await store.close()
+  })
+
+  it('keeps rows inspectable in SQL, with the indexes the queries use', async () => {
+    const tablePrefix = prefix()
+    const store = await postgresStore({ pool, tablePrefix })
+    await store.create('k', record({ data: { cart: '[1,2]', name: '"Ada"' }, meta: { ip: '::1', fresh: true } }))
+    const { rows } = await pool.query(
+      `SELECT data->>'cart' AS cart, (data->>'cart')::jsonb->>1 AS second, (data->>'name')::jsonb #>> '{}' AS name,
+        meta->>'ip' AS ip, meta->'fresh' AS fresh, user_id, expires_at > 0 AS timed FROM ${tablePrefix}sessions`,
+    )
+    assert.deepEqual(rows, [
+      { cart: '[1,2]', second: '2', name: 'Ada', ip: '::1', fresh: true, user_id: 'u1', timed: true },
+    ])
+    const indexes = await pool.query('SELECT tablename, indexdef FROM pg_indexes WHERE tablename LIKE $1', [
+      `${tablePrefix}%`,
+    ])
+    const on = (table: string, column: string) =>
+      indexes.rows.some((r) => r.tablename === tablePrefix + table && r.indexdef.endsWith(`(${column})`))
+    assert.ok(on('sessions', 'user_id'), 'sessions.user_id')
+    assert.ok(on('sessions', 'expires_at'), 'sessions.expires_at')
+    assert.ok(on('tokens', 'user_id'), 'tokens.user_id')
+    await store.close()
+  })
+
+  it('returns exactly the JSON text it was given, even where jsonb would normalize it', async () => {
+    const store = await postgresStore({ pool, tablePrefix: prefix() })
+    const data = { obj: '{"b":1, "a":2}', num: '1.0', exp: '1e2', esc: '"\\u00e9\\n"', deep: '[{"z":[]}]' }
+    await store.create('k', record({ data }))
+    await store.update('k', { set: { more: '{ "x" : 1 }' } })
+    assert.deepEqual({ ...(await store.get('k'))?.data }, { ...data, more: '{ "x" : 1 }' })
+    await store.close()
+  })
+
+  it('prunes expired rows on its timer, and a failing prune does not surface', async () => {
+    const rejections: unknown[] = []
+    const onRejection = (reason: unknown) => rejections.push(reason)
+    process.on('unhandledRejection', onRejection)
+    const tablePrefix = prefix()
+    const store = await postgresStore({ pool, tablePrefix, pruneInterval: 20 })
+    const past = Date.now() - 1
+    await store.create('old', record({ expiresAt: past }))
+    await store.create('live', record())
+    await store.tokens.create('t', { userId: 'u1', hash: 'h', createdAt: past, expiresAt: past })
+    await store.counters.hit('c', 1)
+    const count = async (table: string) =>
+      Number((await pool.query(`SELECT count(*) AS n FROM ${tablePrefix}${table}`)).rows[0].n)
+    for (let i = 0; i < 100 && (await count('sessions')) > 1; i++) await sleep(20)
+    assert.equal(await count('sessions'), 1)
+    assert.equal(await count('tokens'), 0)
+    assert.equal(await count('counters'), 0)
+    assert.notEqual(await store.get('live'), undefined)
+
+    await pool.query(`DROP TABLE ${tablePrefix}sessions`)
+    await sleep(100)
+    await store.close()
+    process.off('unhandledRejection', onRejection)
+    assert.deepEqual(rejections, [])
+  })
+
+  it('keeps an idle-client error from crashing only when the app does not listen itself', async () => {
+    const bare = new pg.Pool({ connectionString: server.connectionString, application_name: 'bare' })
+    const heard = new pg.Pool({ connectionString: server.connectionString })
+    const own = () => {}
+    heard.on('error', own)
+    const stores = [
+      await postgresStore({ pool: bare, tablePrefix: 'idle_' }),
+      await postgresStore({ pool: bare, tablePrefix: 'idle_' }),
+      await postgresStore({ pool: heard, tablePrefix: 'idle_' }),
+    ]
+    assert.equal(bare.listenerCount('error'), 1, 'one listener, however many stores')
+    assert.deepEqual(heard.listeners('error'), [own])
+    for (const store of stores) await store.close()
+    // A real idle-connection death: the server ends the pool's idle backend.
+    await bare.query('SELECT 1')
+    const { rows } = await pool.query(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'bare'",
+    )
+    assert.ok(rows.length > 0 && rows.every((r) => r.ok))
+    await sleep(50)
+    assert.deepEqual((await bare.query('SELECT 2 AS n')).rows, [{ n: 2 }])
+    await bare.end()
+    await heard.end()
+  })
+
+  it('does not keep the process alive once the app ends its pool', async () => {
+    const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href)
+    const script = `
+      import pg from 'pg'
+      import { postgresStore } from ${url('../../src/stores/postgres.ts')}
+      const pool = new pg.Pool({ connectionString: process.env.PG_URL })
+      const store = await postgresStore({ pool, tablePrefix: 'alive_' })
+      await store.get('k')
+      await pool.end()
+      console.log('done')`
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url),
+      env: { ...process.env, PG_URL: server.connectionString },
+      timeout: 10_000,
+    })
+    assert.equal(stdout.trim(), 'done')
+  })
+})
