@@ -1,0 +1,97 @@
+/**
+ * The Lua scripts of the Redis store. Each touches exactly one key (KEYS[1]), so each is atomic on its own and runs on
+ * one node of a cluster; nothing here relies on a transaction across keys or slots.
+ */
+
+// HSET/HDEL of ARGV[from..to] in chunks: `unpack` of a very long list overflows Lua's C stack.
+const CHUNKED = `
+local function each(command, from, to)
+  for i = from, to, 1000 do
+    redis.call(command, KEYS[1], unpack(ARGV, i, math.min(i + 999, to)))
+  end
+end
+`
+
+/**
+ * Writes a new hash only if the key holds nothing (an expired key holds nothing). ARGV: deadline, then field/value
+ * pairs. A deadline already past deletes the hash at once: created, and never readable. Resolves 1, or 0 when taken.
+ */
+export const CREATE = `${CHUNKED}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+each('HSET', 2, #ARGV)
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`
+
+/**
+ * Patches an existing session hash. ARGV: new deadline or '', count n of fields to delete, those n fields, then
+ * field/value pairs to set. Resolves 0 when the key is gone, else { had a user (0/1), that user, expiresAt after }.
+ */
+export const UPDATE = `${CHUNKED}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local user = redis.call('HGET', KEYS[1], 'userId')
+local n = tonumber(ARGV[2])
+each('HDEL', 3, 2 + n)
+each('HSET', 3 + n, #ARGV)
+local expiresAt = redis.call('HGET', KEYS[1], 'expiresAt')
+if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return { user and 1 or 0, user or '', expiresAt }
+`
+
+/** Deletes a hash and resolves its `userId` field (nil when it had none or was gone), for the index clean-up. */
+export const DESTROY = `
+local user = redis.call('HGET', KEYS[1], 'userId')
+redis.call('DEL', KEYS[1])
+return user
+`
+
+/** Deletes a hash only if its `userId` is ARGV[1]: a stale index entry never removes another user's record. */
+export const DESTROY_IF_OWNED = `
+if redis.call('HGET', KEYS[1], 'userId') ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`
+
+/**
+ * Adds one member to a per-user index (a sorted set scored by deadline). ARGV: score, member, now. The score only
+ * grows (an upper bound of the record's deadline is safe: the member outlives the record; a lower one is not), dead
+ * members are dropped, and the set itself expires with its last member, so an index never outlives what it lists.
+ */
+export const INDEX = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
+if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return 1
+`
+
+/**
+ * Compare-and-rotate of a token hash. ARGV: expected hash, next hash, next expiresAt, next deadline. Resolves the
+ * token's userId when it rotated, nil when the token is gone or its hash moved on.
+ */
+export const ROTATE = `
+if redis.call('HGET', KEYS[1], 'hash') ~= ARGV[1] then return nil end
+local user = redis.call('HGET', KEYS[1], 'userId')
+redis.call('HSET', KEYS[1], 'hash', ARGV[2], 'expiresAt', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return user
+`
+
+/**
+ * A fixed-window hit: INCR, and the first hit of a window sets its TTL (ARGV[1] ms), which later hits never extend.
+ * Resolves { count, the window's end by the server's clock }. A counter left without a TTL is given one.
+ */
+export const HIT = `
+local count = redis.call('INCR', KEYS[1])
+local resetAt = redis.call('PEXPIRETIME', KEYS[1])
+if count == 1 or resetAt < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  resetAt = redis.call('PEXPIRETIME', KEYS[1])
+end
+return { count, resetAt }
+`
+
+/** The current window of a counter without counting a hit: { count, end }, or nil when there is none. */
+export const PEEK = `
+local count = redis.call('GET', KEYS[1])
+if not count then return nil end
+return { tonumber(count), redis.call('PEXPIRETIME', KEYS[1]) }
+`

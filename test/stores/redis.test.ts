@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { after, before, describe, it } from 'node:test'
+import { Cluster, Redis } from 'ioredis'
+import { createClient, createCluster } from 'redis'
+import { CoatcheckError } from '../../src/errors.ts'
+import { type RedisClient, type RedisStoreOptions, redisStore } from '../../src/stores/redis.ts'
+import type { SessionRecord } from '../../src/stores/types.ts'
+import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../support/redis.ts'
+import { storeConformance } from './conformance.ts'
+
+const HOUR = 3_600_000
+const uniquePrefix = () => `cc-test:${randomUUID()}:`
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now()
+  return {
+    data: { cart: '[1,2]' },
+    userId: null,
+    meta: { ip: '::1' },
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + HOUR,
+    absoluteExpiresAt: now + 24 * HOUR,
+    ...overrides,
+  }
+}
+
+/** One client of each flavour, with a raw `command` for inspecting keys; each test's store gets its own prefix. */
+interface Flavour {
+  name: string
+  client: RedisClient
+  command(key: string, ...args: string[]): Promise<unknown>
+  close(): Promise<void>
+}
+
+function nodeRedis(server: RedisServer): Flavour {
+  const client = createClient({ url: server.url })
+  return {
+    name: 'node-redis',
+    client,
+    command: (_key, ...args) => client.sendCommand(args),
+    close: () => client.close(),
+  }
+}
+
+function ioredis(server: RedisServer): Flavour {
+  const client = new Redis(server.port, '127.0.0.1')
+  return {
+    name: 'ioredis',
+    client,
+    command: (_key, command, ...args) => client.call(command!, ...args),
+    close: async () => void (await client.quit()),
+  }
+}
+
+function nodeRedisCluster(cluster: RedisCluster): Flavour {
+  const client = createCluster({ rootNodes: cluster.addresses.map((a) => ({ url: `redis://${a.host}:${a.port}` })) })
+  return {
+    name: 'node-redis cluster',
+    client,
+    command: (key, ...args) => client.sendCommand(key, false, args),
+    close: () => client.close(),
+  }
+}
+
+function ioredisCluster(cluster: RedisCluster): Flavour {
+  const client = new Cluster(cluster.addresses)
+  return {
+    name: 'ioredis Cluster',
+    client,
+    command: (_key, command, ...args) => client.call(command!, ...args),
+    close: async () => void (await client.quit()),
+  }
+}
+
+/** Conformance and key checks for one client; `flavour` is filled in by the caller's `before` hook. */
+function suite(name: string, current: () => Flavour) {
+  storeConformance({
+    name,
+    open: async () => redisStore({ client: current().client, prefix: uniquePrefix() }),
+    expiresOnItsOwn: true,
+  })
+
+  describe(`redisStore layout: ${name}`, () => {
+    it('writes the documented keys, with Redis TTLs at the deadlines', async () => {
+      const { client, command } = current()
+      const prefix = uniquePrefix()
+      const store = redisStore({ client, prefix })
+      const r = record({ userId: 'alice', data: Object.fromEntries([['__proto__', '"p"']]) })
+      assert.equal(await store.create('k1', r), true)
+      const s = `${prefix}s:k1`
+      assert.equal(await command(s, 'TYPE', s), 'hash')
+      const fields = (await command(s, 'HGETALL', s)) as string[] | Record<string, string>
+      const hash = Array.isArray(fields)
+        ? Object.fromEntries(fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])))
+        : { ...fields }
+      assert.deepEqual(
+        { ...hash },
+        {
+          'd:__proto__': '"p"',
+          userId: 'alice',
+          meta: '{"ip":"::1"}',
+          createdAt: String(r.createdAt),
+          lastSeenAt: String(r.lastSeenAt),
+          expiresAt: String(r.expiresAt),
+          absoluteExpiresAt: String(r.absoluteExpiresAt),
+        },
+      )
+      const pttl = Number(await command(s, 'PTTL', s))
+      assert.ok(Math.abs(r.expiresAt - Date.now() - pttl) < 1_000, `PTTL ${pttl}`)
+      const u = `${prefix}u:alice`
+      assert.equal(await command(u, 'TYPE', u), 'zset')
+      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), r.expiresAt)
+      assert.ok(Number(await command(u, 'PTTL', u)) > 0, 'the index expires with its last member')
+
+      const later = Date.now() + 2 * HOUR
+      assert.equal(await store.touch('k1', Date.now(), later), true)
+      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), later)
+      assert.ok(Math.abs(later - Date.now() - Number(await command(s, 'PTTL', s))) < 1_000)
+
+      await store.tokens.create('t1', { userId: 'alice', hash: 'h', createdAt: 1, expiresAt: later })
+      const t = `${prefix}t:t1`
+      assert.equal(await command(t, 'HGET', t, 'hash'), 'h')
+      const tu = `${prefix}tu:alice`
+      assert.equal(Number(await command(tu, 'ZSCORE', tu, 't1')), later)
+
+      await store.counters.hit('ip:1', 60_000)
+      const c = `${prefix}c:ip:1`
+      assert.equal(await command(c, 'GET', c), '1')
+      assert.ok(Number(await command(c, 'PTTL', c)) > 50_000)
+
+      await store.destroy('k1')
+      assert.equal(Number(await command(s, 'EXISTS', s)), 0)
+      assert.equal(await command(u, 'ZSCORE', u, 'k1'), null)
+    })
+
+    it('skips, and never deletes through, an index entry that points at another user’s session', async () => {
+      const { client, command } = current()
+      const prefix = uniquePrefix()
+      const store = redisStore({ client, prefix })
+      await store.create('bobs', record({ userId: 'bob' }))
+      const u = `${prefix}u:alice`
+      await command(u, 'ZADD', u, String(Date.now() + HOUR), 'bobs', String(Date.now() + HOUR), 'gone')
+      assert.deepEqual(await store.listByUser('alice'), [])
+      assert.equal(await store.destroyByUser('alice'), 0)
+      assert.equal((await store.get('bobs'))?.userId, 'bob')
+    })
+
+    it('applies patches with thousands of keys in one script', async () => {
+      const { client } = current()
+      const store = redisStore({ client, prefix: uniquePrefix() })
+      const many = Object.fromEntries(Array.from({ length: 3_001 }, (_, i) => [`k${i}`, String(i)]))
+      assert.equal(await store.create('s1', record({ data: many })), true)
+      const unset = Object.keys(many).filter((_, i) => i % 2 === 0)
+      const set = Object.fromEntries(Array.from({ length: 2_501 }, (_, i) => [`n${i}`, `"${i}"`]))
+      assert.equal(await store.update('s1', { set, unset }), true)
+      const data = (await store.get('s1'))?.data ?? {}
+      assert.equal(Object.keys(data).length, 1_500 + 2_501)
+      assert.equal(data.k1, '1')
+      assert.equal(data.k2, undefined)
+      assert.equal(data.n2500, '"2500"')
+    })
+  })
+}
+
+describe('redisStore on a standalone server', () => {
+  let server: RedisServer
+  const flavours: Flavour[] = []
+  before(async () => {
+    server = await startRedis()
+    flavours.push(nodeRedis(server), ioredis(server))
+    await (flavours[0]!.client as ReturnType<typeof createClient>).connect()
+  })
+  after(async () => {
+    await Promise.all(flavours.map((f) => f.close()))
+    await server?.stop()
+  })
+
+  suite('redis, node-redis', () => flavours[0]!)
+  suite('redis, ioredis', () => flavours[1]!)
+
+  it('revokes one user among many without a SCAN, in O(that user’s sessions)', async () => {
+    const { client, command } = flavours[0]!
+    const store = redisStore({ client, prefix: uniquePrefix() })
+    const writes: Promise<boolean>[] = []
+    for (let u = 0; u < 50; u++) {
+      for (let s = 0; s < 4; s++) writes.push(store.create(`u${u}-s${s}`, record({ userId: `user${u}` })))
+    }
+    await Promise.all(writes)
+    await command('', 'CONFIG', 'RESETSTAT')
+    assert.equal(await store.destroyByUser('user7', 'u7-s0'), 3)
+    assert.deepEqual(
+      (await store.listByUser('user7')).map((e) => e.key),
+      ['u7-s0'],
+    )
+    const stats = String(await command('', 'INFO', 'commandstats'))
+    assert.doesNotMatch(stats, /cmdstat_(scan|keys):/)
+    const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+    // The revoke: one index read, three scripted deletes, one unlisting; then one listing (prune, read, one hash).
+    assert.ok(calls('evalsha') + calls('eval') <= 6, stats) // 3, or 6 if the script was not cached yet
+    assert.ok(calls('zrange') <= 2 && calls('hgetall') <= 1, stats)
+    assert.equal((await store.listByUser('user8')).length, 4)
+  })
+
+  it('runs its scripts again after the server forgot them (NOSCRIPT falls back to EVAL)', async () => {
+    const { client, command } = flavours[1]!
+    const store = redisStore({ client, prefix: uniquePrefix() })
+    await store.create('s1', record())
+    await command('', 'SCRIPT', 'FLUSH')
+    assert.equal(await store.update('s1', { set: { a: '1' } }), true)
+    assert.equal((await store.get('s1'))?.data.a, '1')
+  })
+
+  it('rejects bad options, naming the option', () => {
+    const { client } = flavours[0]!
+    const cases: [unknown, string][] = [
+      [{ client: {} }, 'client'],
+      [{ client: null }, 'client'],
+      [{ client, prefix: '' }, 'prefix'],
+      [{ client, prefix: 1 }, 'prefix'],
+      [{ client, ttl: 1 }, 'ttl'],
+    ]
+    for (const [options, name] of cases) {
+      assert.throws(
+        () => redisStore(options as RedisStoreOptions),
+        (err) => err instanceof CoatcheckError && err.code === 'INVALID_OPTION' && err.message.includes(`\`${name}\``),
+        name,
+      )
+    }
+  })
+
+  it('adds an error listener only to a client that has none', () => {
+    const bare = Object.assign(new EventEmitter(), { call: async () => null })
+    redisStore({ client: bare })
+    assert.equal(bare.listenerCount('error'), 1)
+    assert.doesNotThrow(() => bare.emit('error', new Error('ECONNREFUSED')))
+    const owned = Object.assign(new EventEmitter(), { call: async () => null })
+    const mine = () => {}
+    owned.on('error', mine)
+    redisStore({ client: owned })
+    assert.deepEqual(owned.listeners('error'), [mine])
+  })
+})
+
+describe('redisStore on a three-master cluster', () => {
+  let cluster: RedisCluster
+  const flavours: Flavour[] = []
+  before(async () => {
+    cluster = await startRedisCluster()
+    flavours.push(nodeRedisCluster(cluster), ioredisCluster(cluster))
+    await (flavours[0]!.client as ReturnType<typeof createCluster>).connect()
+  })
+  after(async () => {
+    await Promise.all(flavours.map((f) => f.close()))
+    await cluster?.stop()
+  })
+
+  suite('redis cluster, node-redis', () => flavours[0]!)
+  suite('redis cluster, ioredis', () => flavours[1]!)
+
+  it('spreads one user’s sessions over every master and still lists and revokes them all', async () => {
+    const { client } = flavours[1]!
+    const prefix = uniquePrefix()
+    const store = redisStore({ client, prefix })
+    const keys = Array.from({ length: 30 }, (_, i) => `key-${i}`)
+    await Promise.all(keys.map((k) => store.create(k, record({ userId: 'spread' }))))
+    const counts = await Promise.all(
+      cluster.nodes.map(async (node) => {
+        const raw = new Redis(node.port, '127.0.0.1')
+        try {
+          return (await raw.keys(`${prefix}s:*`)).length
+        } finally {
+          await raw.quit()
+        }
+      }),
+    )
+    assert.ok(
+      counts.every((n) => n > 0),
+      `session keys on each master: ${counts}`,
+    )
+    assert.equal((await store.listByUser('spread')).length, keys.length)
+    assert.equal(await store.destroyByUser('spread'), keys.length)
+    assert.deepEqual(await store.listByUser('spread'), [])
+  })
+})
