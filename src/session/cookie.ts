@@ -46,16 +46,23 @@ function decode(raw: string): string | undefined {
   }
 }
 
-/** A Set-Cookie header value. `maxAge` in seconds; 0 expires the cookie now. */
+/**
+ * A Set-Cookie header value. `lifetime`: a number is Max-Age in seconds (0 expires the cookie now), a Date is an
+ * `Expires` attribute alone (express-session's format), undefined makes a browser-session cookie.
+ */
 export function serializeCookie(
   name: string,
   value: string,
   attrs: CookieAttributes,
   secure: boolean,
-  maxAge: number,
+  lifetime: number | Date | undefined,
 ): string {
   let out = `${name}=${encodeURIComponent(value)}; Path=${attrs.path}`
-  out += maxAge > 0 ? `; Max-Age=${maxAge}` : '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
+  if (typeof lifetime === 'number') {
+    out += lifetime > 0 ? `; Max-Age=${lifetime}` : '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
+  } else if (lifetime !== undefined) {
+    out += `; Expires=${lifetime.toUTCString()}`
+  }
   if (attrs.domain) out += `; Domain=${attrs.domain}`
   if (attrs.httpOnly) out += '; HttpOnly'
   if (secure) out += '; Secure'

@@ -1,5 +1,6 @@
 import { invalidOption } from '../errors.ts'
 import { eventEmitter, type OnEvent, type SessionEvent } from '../events.ts'
+import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy.ts'
 import { memoryStore } from '../stores/memory.ts'
 import type { SessionStore } from '../stores/types.ts'
 import type { CookieAttributes } from './cookie.ts'
@@ -195,7 +196,9 @@ function resolveNames(name: unknown, cookie: CookieAttributes, secure: boolean |
   return Object.freeze({ secure: name, plain: name })
 }
 
-function resolveStore(store: SessionStore | undefined): SessionStore {
+/** The store option: a coatcheck store, or a store written for express-session (wrapped by the legacy adapter). */
+function resolveStore(store: SessionStore | LegacyStore | undefined): SessionStore {
+  if (isLegacyStore(store)) return legacyStore(store)
   if (store === undefined) {
     if (process.env.NODE_ENV === 'production') {
       process.emitWarning(

@@ -15,13 +15,16 @@ export function shortId(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 12)
 }
 
-function signature(value: string, secret: string): string {
+/** A signing secret: a string, or raw bytes (express-session accepts Buffers). */
+export type Secret = string | Buffer
+
+function signature(value: string, secret: Secret): string {
   // express-session's format (cookie-signature): standard base64 with the padding stripped.
   return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')
 }
 
 /** `s:<value>.<HMAC-SHA256>`, the cookie value express-session writes (before URI encoding). */
-export function sign(value: string, secret: string): string {
+export function sign(value: string, secret: Secret): string {
   return `s:${value}.${signature(value, secret)}`
 }
 
@@ -29,7 +32,7 @@ export function sign(value: string, secret: string): string {
  * The value inside a signed cookie value, or undefined when it is not signed by one of `secrets`. Every secret is
  * tried (rotation: the first signs, all verify) and each comparison is constant-time.
  */
-export function unsign(signed: string, secrets: readonly string[]): string | undefined {
+export function unsign(signed: string, secrets: readonly Secret[]): string | undefined {
   if (!signed.startsWith('s:')) return undefined
   const dot = signed.lastIndexOf('.')
   if (dot < 3) return undefined

@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { CoatcheckError } from '../errors.ts'
+import { cookieValues, serializeCookie } from '../session/cookie.ts'
+import { guarded } from '../session/guard.ts'
+import { parseStored } from '../session/json.ts'
+import { type Secret, shortId, sign, unsign } from '../session/token.ts'
+import { COOKIE_META, NO_DEADLINE } from '../stores/legacy.ts'
+import type { SessionMeta, SessionRecord, StoredData } from '../stores/types.ts'
+import { Cookie, type CookieOptions, cookieAttributes } from './cookie.ts'
+import type { DropInOptions } from './options.ts'
+import { Session, type SessionController } from './session.ts'
+
+/** The request as express-session decorates it. */
+export type DropInRequest = IncomingMessage & {
+  session?: Session | null
+  sessionID?: string
+  sessionStore?: object
+  secret?: string
+}
+
+/**
+ * One request's session in drop-in mode. express-session's rules decide *whether* to save, touch or send the cookie
+ * (its hash-based `isModified`, `resave`, `saveUninitialized`, `rolling`, `unset`); the engine's parts do the I/O: the
+ * store contract with per-key patches, `guarded` calls (timeout, 503), events, the cookie signer and serializer.
+ */
+export class DropInContext implements SessionController {
+  readonly #o: DropInOptions
+  readonly #req: DropInRequest
+  readonly #secrets: readonly Secret[]
+  readonly #cookieOptions: CookieOptions
+  /** The ID the request's cookie named (express-session's `cookieId`). */
+  #cookieId: string | undefined
+  #originalId: string | undefined
+  #originalHash: string | undefined
+  #savedHash: string | undefined
+  /** The ID the store holds a record for, and that record's data (JSON per key) and meta as last read or written. */
+  #storedId: string | undefined
+  #stored = new Map<string, string>()
+  #meta: SessionMeta = {}
+  #touched = false
+  /** The stored record vanished (destroyed elsewhere, expired): nothing is written, no cookie is sent. */
+  #lost = false
+  readonly #pending = new Set<Promise<unknown>>()
+
+  constructor(o: DropInOptions, req: DropInRequest, secrets: readonly Secret[], cookieOptions: CookieOptions) {
+    this.#o = o
+    this.#req = req
+    this.#secrets = secrets
+    this.#cookieOptions = cookieOptions
+  }
+
+  /** Loads the session the cookie names, or starts a new one. Synchronous (undefined) without a signed cookie. */
+  load(): Promise<void> | undefined {
+    const req = this.#req
+    req.sessionStore = this.#o.given
+    let id: string | undefined
+    for (const value of cookieValues(req.headers.cookie, this.#o.name)) {
+      id = unsign(value, this.#secrets)
+      if (id !== undefined) break
+    }
+    this.#cookieId = req.sessionID = id
+    if (id === undefined) {
+      this.#generate()
+      return undefined
+    }
+    return this.#call(() => this.#o.store.get(id)).then((record) => {
+      if (record === undefined) return this.#generate()
+      this.#adopt(id, record)
+      this.#originalId = id
+      this.#originalHash = hash(req.session!)
+      if (!this.#o.resave) this.#savedHash = this.#originalHash
+    })
+  }
+
+  /** Decides and performs the end-of-request write; returns the Set-Cookie value, if one is due. */
+  async commit(): Promise<string | undefined> {
+    await Promise.allSettled(this.#pending)
+    const req = this.#req
+    const session = req.session
+    if (!session) {
+      const id = req.sessionID
+      if (this.#o.unsetDestroy && id) await this.#call(() => this.#o.store.destroy(id))
+      return undefined
+    }
+    if (!this.#touched) {
+      session.touch()
+      this.#touched = true
+    }
+    if (this.#shouldSave(session)) await this.#write(session)
+    else if (this.#o.canTouch && this.#shouldTouch(session)) await this.#touchStore(session)
+    if (this.#lost || !this.#shouldSetCookie(session)) return undefined
+    if (session.cookie.secure && !this.#o.isSecure(req)) return undefined
+    try {
+      const { attributes, secure, expires } = cookieAttributes(session.cookie)
+      return serializeCookie(this.#o.name, sign(req.sessionID!, this.#secrets[0]!), attributes, secure, expires)
+    } catch (error) {
+      throw new CoatcheckError('INVALID_OPTION', `coatcheck: session cookie: ${String(error)}`, 500, { cause: error })
+    }
+  }
+
+  save(session: Session): Promise<void> {
+    return this.#track(this.#write(session))
+  }
+
+  reload(session: Session): Promise<void> {
+    return this.#track(
+      (async () => {
+        const record = await this.#call(() => this.#o.store.get(session.id))
+        if (record === undefined) throw new Error('failed to load session')
+        this.#adopt(session.id, record)
+      })(),
+    )
+  }
+
+  destroy(session: Session): Promise<void> {
+    delete this.#req.session
+    return this.#track(
+      (async () => {
+        await this.#call(() => this.#o.store.destroy(session.id))
+        if (this.#storedId === session.id) this.#storedId = undefined
+        this.#o.emit({ type: 'destroyed', sid: shortId(session.id) })
+      })(),
+    )
+  }
+
+  regenerate(session: Session): Promise<void> {
+    return this.#track(
+      (async () => {
+        // As express-session: the new session is made even when deleting the old one failed; the error is reported.
+        const destroyed = this.#call(() => this.#o.store.destroy(session.id)).then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        )
+        const failed = await destroyed
+        this.#fresh()
+        this.#o.emit({ type: 'regenerated', sid: shortId(this.#req.sessionID!), previousSid: shortId(session.id) })
+        if (failed) throw failed.error
+      })(),
+    )
+  }
+
+  #generate(): void {
+    this.#fresh()
+    this.#originalId = this.#req.sessionID
+    this.#originalHash = hash(this.#req.session!)
+  }
+
+  /** A new, unsaved session under a new ID in `req.session`. */
+  #fresh(): void {
+    const req = this.#req
+    req.sessionID = this.#o.genid(req)
+    const session = new Session(req)
+    session.cookie = this.#newCookie()
+    req.session = session
+    this.#storedId = undefined
+    this.#stored = new Map()
+    this.#meta = {}
+  }
+
+  #newCookie(): Cookie {
+    const cookie = new Cookie(this.#cookieOptions)
+    const secure = this.#o.isSecure(this.#req)
+    if (this.#cookieOptions.secure === 'auto') cookie.secure = secure
+    if (this.#cookieOptions.sameSite === 'auto') cookie.sameSite = secure ? 'none' : 'lax'
+    return cookie
+  }
+
+  /** Makes `req.session` the stored session `id`: its data, and its cookie as the store describes it. */
+  #adopt(id: string, record: SessionRecord): void {
+    const attributesJson = record.meta[COOKIE_META]
+    const attributes = typeof attributesJson === 'string' ? parseStored(attributesJson) : undefined
+    const cookie =
+      typeof attributes === 'object' && attributes !== null
+        ? new Cookie(attributes as CookieOptions)
+        : this.#newCookie()
+    const endless = record.expiresAt >= NO_DEADLINE
+    const originalMaxAge = attributes ? cookie.originalMaxAge : endless ? null : record.expiresAt - record.lastSeenAt
+    cookie.expires = endless ? null : new Date(record.expiresAt)
+    cookie.originalMaxAge = originalMaxAge
+    const data: Record<string, unknown> = {}
+    for (const key in record.data) data[key] = parseStored(record.data[key]!)
+    const session = new Session(this.#req, data)
+    session.cookie = cookie
+    this.#req.session = session
+    this.#storedId = id
+    this.#stored = new Map(Object.entries(record.data))
+    this.#meta = record.meta
+  }
+
+  /** Stores the session: a new record, or a patch of the keys that changed plus the cookie's new deadline. */
+  async #write(session: Session): Promise<void> {
+    const id = session.id
+    this.#savedHash = hash(session)
+    const data = dataOf(session)
+    const { expires, originalMaxAge } = session.cookie
+    const now = Date.now()
+    const expiresAt = expires ? expires.valueOf() : NO_DEADLINE
+    const lastSeenAt = expires && typeof originalMaxAge === 'number' ? expiresAt - originalMaxAge : now
+    const { expires: _expires, ...attributes } = session.cookie.data
+    const cookieJson = JSON.stringify(attributes)
+    const meta: SessionMeta = { ...this.#meta, [COOKIE_META]: cookieJson }
+
+    if (this.#storedId !== id) {
+      const record: SessionRecord = {
+        data: Object.fromEntries(data) as StoredData,
+        userId: null,
+        meta,
+        createdAt: now,
+        lastSeenAt,
+        expiresAt,
+        absoluteExpiresAt: NO_DEADLINE,
+      }
+      if (!(await this.#call(() => this.#o.store.create(id, record)))) {
+        throw new CoatcheckError('STORE_CONFLICT', 'coatcheck: a session with this ID already exists', 503)
+      }
+      this.#o.emit({ type: 'created', sid: shortId(id) })
+    } else {
+      const set: StoredData = {}
+      for (const [key, json] of data) if (this.#stored.get(key) !== json) set[key] = json
+      const unset = [...this.#stored.keys()].filter((key) => !data.has(key))
+      const written = await this.#call(() =>
+        this.#o.store.update(id, {
+          ...(Object.keys(set).length > 0 && { set }),
+          ...(unset.length > 0 && { unset }),
+          ...(this.#meta[COOKIE_META] !== cookieJson && { meta }),
+          lastSeenAt,
+          expiresAt,
+        }),
+      )
+      // Destroyed meanwhile (a logout racing this request) or expired: never resurrect it.
+      if (!written) {
+        this.#lost = true
+        return
+      }
+    }
+    this.#storedId = id
+    this.#stored = data
+    this.#meta = meta
+  }
+
+  async #touchStore(session: Session): Promise<void> {
+    const { expires, originalMaxAge } = session.cookie
+    const expiresAt = expires ? expires.valueOf() : NO_DEADLINE
+    const lastSeenAt = expires && typeof originalMaxAge === 'number' ? expiresAt - originalMaxAge : Date.now()
+    if (!(await this.#call(() => this.#o.store.touch(session.id, lastSeenAt, expiresAt)))) this.#lost = true
+  }
+
+  #isModified(session: Session): boolean {
+    return this.#originalId !== session.id || this.#originalHash !== hash(session)
+  }
+
+  #isSaved(session: Session): boolean {
+    return this.#originalId === session.id && this.#savedHash === hash(session)
+  }
+
+  #shouldSave(session: Session): boolean {
+    if (typeof this.#req.sessionID !== 'string') return false
+    return !this.#o.saveUninitialized && !this.#savedHash && this.#cookieId !== this.#req.sessionID
+      ? this.#isModified(session)
+      : !this.#isSaved(session)
+  }
+
+  #shouldTouch(session: Session): boolean {
+    if (typeof this.#req.sessionID !== 'string') return false
+    return this.#cookieId === this.#req.sessionID && !this.#shouldSave(session)
+  }
+
+  #shouldSetCookie(session: Session): boolean {
+    if (typeof this.#req.sessionID !== 'string') return false
+    return this.#cookieId !== this.#req.sessionID
+      ? this.#o.saveUninitialized || this.#isModified(session)
+      : this.#o.rolling || (session.cookie.expires != null && this.#isModified(session))
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#pending.add(work)
+    const forget = () => this.#pending.delete(work)
+    work.then(forget, forget)
+    return work
+  }
+
+  #call<T>(call: () => Promise<T>): Promise<T> {
+    return guarded(call, this.#o.storeTimeout).catch((error: unknown) => {
+      this.#o.emit({ type: 'store-error', error })
+      throw error
+    })
+  }
+}
+
+/** express-session's change detection: a SHA-1 of the session's JSON without its cookie. */
+function hash(session: Session): string {
+  const json = JSON.stringify(session, function (this: unknown, key, value) {
+    return this === session && key === 'cookie' ? undefined : value
+  })
+  return createHash('sha1').update(json, 'utf8').digest('hex')
+}
+
+/** The session's data as stored: JSON text per top-level key (keys whose value has no JSON are absent). */
+function dataOf(session: Session): Map<string, string> {
+  const data = new Map<string, string>()
+  for (const key of Object.keys(session)) {
+    if (key === 'cookie') continue
+    const json = JSON.stringify(session[key])
+    if (json !== undefined) data.set(key, json)
+  }
+  return data
+}

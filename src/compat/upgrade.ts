@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { invalidOption } from '../errors.ts'
+import { type CookieAttributes, cookieValues, serializeCookie } from '../session/cookie.ts'
+import { guarded } from '../session/guard.ts'
+import { parseStored } from '../session/json.ts'
+import { resolveOptions, type SessionOptions } from '../session/options.ts'
+import { isSecure } from '../session/request.ts'
+import { hashedKey, newToken, type Secret, shortId, sign, unsign } from '../session/token.ts'
+import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy.ts'
+import type { SessionRecord, SessionStore, StoredData } from '../stores/types.ts'
+
+/** Options of {@link upgradeSessions}. */
+export interface UpgradeOptions {
+  /** The very options object given to modern `session()` (its `store` is required: the upgrade writes into it). */
+  session: SessionOptions
+  /** Where the express-session sessions live (keyed by raw ID): a callback store or a coatcheck store. Required. */
+  store: LegacyStore | SessionStore
+  /** express-session's secret(s). Required. */
+  secret: Secret | readonly Secret[]
+  /** express-session's cookie name. Default `connect.sid`. */
+  name?: string
+  /** express-session's cookie path, for expiring the old cookie. Default `/`. */
+  path?: string
+  /**
+   * The logged-in user of an old session, from its data; the key it came from should then be left out of the data
+   * (`userId` is reserved in modern mode). Default: `data.userId` when it is a string or a number.
+   */
+  userId?: (data: Record<string, unknown>) => string | null | undefined
+}
+
+/**
+ * Moves a browser from drop-in mode to modern mode on its first request: mount it just before modern `session()`.
+ * A request that carries no valid modern cookie but a valid express-session cookie whose session is still stored
+ * gets that session re-issued as a modern one: a new 256-bit token whose SHA-256 is the key of a new record (data
+ * carried over, `userId` mapped to the user), the old raw-ID record deleted, the new cookie set and the old one
+ * expired. `session()` then loads the new session on this very request. Anything else passes through untouched.
+ */
+export function upgradeSessions(
+  options: UpgradeOptions,
+): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
+  if (options.session?.store === undefined) throw invalidOption('session.store', 'is required to upgrade sessions')
+  const o = resolveOptions(options.session)
+  if (options.store === undefined) throw invalidOption('store', 'must hold the express-session sessions')
+  const old = isLegacyStore(options.store) ? legacyStore(options.store) : options.store
+  const secrets = Array.isArray(options.secret) ? options.secret : [options.secret as Secret]
+  if (secrets.length === 0 || !secrets.every(Boolean)) throw invalidOption('secret', 'must be express-session’s secret')
+  const name = options.name ?? 'connect.sid'
+  const path = options.path ?? '/'
+  const userOf = options.userId ?? defaultUser
+  const call = <T>(work: () => Promise<T>) =>
+    guarded(work, o.storeTimeout).catch((error: unknown) => {
+      o.emit({ type: 'store-error', error })
+      throw error
+    })
+
+  async function upgrade(req: IncomingMessage, res: ServerResponse, id: string, secure: boolean, cookieName: string) {
+    const found = await call(() => old.get(id))
+    if (found === undefined) return
+    const data: StoredData = { ...found.data }
+    const values: Record<string, unknown> = {}
+    for (const key in data) values[key] = parseStored(data[key]!)
+    const user = userOf(values)
+    if (user !== undefined && user !== null) delete data.userId
+    const now = o.now()
+    const absoluteExpiresAt = now + o.absoluteTimeout
+    const record: SessionRecord = {
+      data,
+      userId: user ?? null,
+      meta: {},
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
+      absoluteExpiresAt,
+    }
+    const token = newToken()
+    const key = hashedKey(token)
+    if (!(await call(() => o.store.create(key, record)))) return
+    await call(() => old.destroy(id))
+    o.emit({ type: 'regenerated', sid: shortId(key), previousSid: shortId(id) })
+
+    const signed = sign(token, o.secrets[0]!)
+    const rest = (req.headers.cookie ?? '')
+      .split(';')
+      .filter((pair) => {
+        const n = pair.slice(0, pair.indexOf('=')).trim()
+        return n !== name && n !== cookieName
+      })
+      .join(';')
+    req.headers.cookie = `${cookieName}=${encodeURIComponent(signed)}${rest ? `;${rest}` : ''}`
+    const maxAge = Math.ceil((record.expiresAt - now) / 1000)
+    res.appendHeader('Set-Cookie', serializeCookie(cookieName, signed, o.cookie, secure, maxAge))
+    const expired: CookieAttributes = {
+      path,
+      domain: undefined,
+      httpOnly: true,
+      sameSite: false,
+      partitioned: false,
+      priority: undefined,
+    }
+    res.appendHeader('Set-Cookie', serializeCookie(name, '', expired, false, 0))
+  }
+
+  return function upgradeExpressSession(req, res, next) {
+    const secure = o.secure === 'auto' ? isSecure(req, o.trust) : o.secure
+    const cookieName = secure ? o.names.secure : o.names.plain
+    const header = req.headers.cookie
+    if (cookieValues(header, cookieName).some((value) => unsign(value, o.secrets) !== undefined)) return next()
+    const id = cookieValues(header, name)
+      .map((value) => unsign(value, secrets))
+      .find((value) => value !== undefined)
+    if (id === undefined) return next()
+    upgrade(req, res, id, secure, cookieName).then(() => next(), next)
+  }
+}
+
+function defaultUser(data: Record<string, unknown>): string | undefined {
+  const { userId } = data
+  return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined
+}
