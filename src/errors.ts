@@ -7,6 +7,7 @@ export type CoatcheckErrorCode =
   | 'STORE_ERROR'
   | 'STORE_TIMEOUT'
   | 'STORE_CONFLICT'
+  | 'STORE_UNSUPPORTED'
   | 'PASSWORD_TOO_LONG'
   | 'NO_SESSION_MIDDLEWARE'
 

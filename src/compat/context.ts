@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { CoatcheckError } from '../errors.ts'
 import { cookieValues, serializeCookie } from '../session/cookie.ts'
-import { guarded } from '../session/guard.ts'
+import { storeCall } from '../session/guard.ts'
 import { parseStored } from '../session/json.ts'
 import { type Secret, shortId, sign, unsign } from '../session/token.ts'
 import { COOKIE_META, NO_DEADLINE } from '../stores/legacy.ts'
@@ -281,10 +281,7 @@ export class DropInContext implements SessionController {
   }
 
   #call<T>(call: () => Promise<T>): Promise<T> {
-    return guarded(call, this.#o.storeTimeout).catch((error: unknown) => {
-      this.#o.emit({ type: 'store-error', error })
-      throw error
-    })
+    return storeCall(this.#o, call)
   }
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalidOption } from '../errors.ts'
 import { type CookieAttributes, cookieValues, serializeCookie } from '../session/cookie.ts'
-import { guarded } from '../session/guard.ts'
+import { storeCall } from '../session/guard.ts'
 import { parseStored } from '../session/json.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
 import { isSecure } from '../session/request.ts'
@@ -47,11 +47,7 @@ export function upgradeSessions(
   const name = options.name ?? 'connect.sid'
   const path = options.path ?? '/'
   const userOf = options.userId ?? defaultUser
-  const call = <T>(work: () => Promise<T>) =>
-    guarded(work, o.storeTimeout).catch((error: unknown) => {
-      o.emit({ type: 'store-error', error })
-      throw error
-    })
+  const call = <T>(work: () => Promise<T>) => storeCall(o, work)
 
   async function upgrade(req: IncomingMessage, res: ServerResponse, id: string, secure: boolean, cookieName: string) {
     const found = await call(() => old.get(id))

@@ -4,7 +4,7 @@ import type { SessionEvent } from '../events.ts'
 import type { SessionEntry, SessionMeta, SessionRecord } from '../stores/types.ts'
 import { cookieValues, serializeCookie } from './cookie.ts'
 import { type DataDiff, SessionDataTracker } from './data.ts'
-import { guarded } from './guard.ts'
+import { storeCall } from './guard.ts'
 import type { ResolvedOptions } from './options.ts'
 import { isSecure } from './request.ts'
 import { hashedKey, newToken, shortId, sign, unsign } from './token.ts'
@@ -333,10 +333,7 @@ export class SessionContext {
   }
 
   #call<T>(call: () => Promise<T>): Promise<T> {
-    return guarded(call, this.#o.storeTimeout).catch((error: unknown) => {
-      this.emit({ type: 'store-error', error })
-      throw error
-    })
+    return storeCall(this.#o, call)
   }
 }
 

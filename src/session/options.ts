@@ -30,8 +30,11 @@ export interface CookieOptions {
 export interface SessionOptions {
   /** Signing secret, at least 32 characters; or a list of them: the first signs, all verify (rotation). Required. */
   secret: string | readonly string[]
-  /** Where sessions live. Default an in-memory store (one process only; warns when NODE_ENV=production). */
-  store?: SessionStore
+  /**
+   * Where sessions live: a coatcheck store, or a store written for express-session (connect-redis...), wrapped by
+   * the legacy adapter. Default an in-memory store (one process only; warns when NODE_ENV=production).
+   */
+  store?: SessionStore | LegacyStore
   /**
    * Cookie name. Default `__Host-sid` on Secure cookies (`__Secure-sid` when a domain or a path other than `/` rules
    * out `__Host-`) and `sid` otherwise. A `__Host-` name needs `secure: true`, path `/` and no domain.

@@ -211,7 +211,7 @@ function applyPatch(record: SessionRecord, patch: SessionPatch): SessionRecord {
 async function everySession(store: LegacyStore, at: number): Promise<SessionEntry[]> {
   if (typeof store.all !== 'function') {
     throw new CoatcheckError(
-      'STORE_ERROR',
+      'STORE_UNSUPPORTED',
       'coatcheck: this express-session store has no all(), so sessions cannot be listed or revoked by user',
       501,
     )
