@@ -50,7 +50,6 @@ export class SessionContext {
     this.#req = req
     this.secure = o.secure === 'auto' ? isSecure(req, o.trust) : o.secure
     this.cookieName = this.secure ? o.names.secure : o.names.plain
-    this.#startNew({})
   }
 
   /** The session's store key (the SHA-256 of its cookie token; never the token itself). */
@@ -158,12 +157,21 @@ export class SessionContext {
     this.#o.emit(event)
   }
 
-  /** Loads the session named by the request's cookie. Synchronous (undefined) when there is no signed cookie. */
+  /**
+   * Loads the session named by the request's cookie into `req.session` (a new, empty session when there is none).
+   * Synchronous (undefined) when there is no signed cookie.
+   */
   load(): Promise<void> | undefined {
     for (const value of cookieValues(this.#req.headers.cookie, this.cookieName)) {
       const token = unsign(value, this.#o.secrets)
-      if (token !== undefined) return this.#load(token)
+      if (token !== undefined) {
+        return this.#load(token).catch((error: unknown) => {
+          this.#startNew({}) // error handlers still find a (new, empty) req.session
+          throw error
+        })
+      }
     }
+    this.#startNew({})
     return undefined
   }
 
@@ -187,15 +195,14 @@ export class SessionContext {
     this.#presented = true
     const key = hashedKey(token)
     const record = await this.#call(() => this.#o.store.get(key))
-    if (!record) return
-    const reason = this.#expiry(record)
+    const reason = record && this.#expiry(record)
+    if (record && !reason) return this.#adopt(token, key, record)
+    this.#startNew({})
     if (reason) {
       this.emit({ type: 'expired', sid: shortId(key), reason })
       // Best effort: the deadline check already refuses the record; the store's own expiry is the backstop.
       await this.#call(() => this.#o.store.destroy(key)).catch(() => {})
-      return
     }
-    this.#adopt(token, key, record)
   }
 
   #adopt(token: string, key: string, record: SessionRecord): void {

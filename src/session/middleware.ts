@@ -7,7 +7,10 @@ import { holdResponse } from './respond.ts'
 /** A connect/Express-style middleware; with bare `node:http`, call it with a `next` callback. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
 
-const contexts = new WeakMap<IncomingMessage, SessionContext>()
+// A symbol property on the request rather than a WeakMap keyed by it: each context refers back to its request, and
+// such WeakMap entries measurably burden the garbage collector (about 20 µs of CPU per request in bench/).
+const CONTEXT = Symbol('coatcheck.context')
+type WithContext = IncomingMessage & { [CONTEXT]?: SessionContext }
 
 /**
  * The session middleware. Loads the session named by the signed cookie into `req.session` and writes what changed
@@ -18,9 +21,9 @@ export function session(options: SessionOptions): Middleware {
   const o = resolveOptions(options)
   return function coatcheckSession(req, res, next) {
     // Mounted twice (or by two routers): the first instance owns the request.
-    if (contexts.has(req)) return next()
+    if ((req as WithContext)[CONTEXT]) return next()
     const context = new SessionContext(o, req)
-    contexts.set(req, context)
+    ;(req as WithContext)[CONTEXT] = context
     const ready = () => {
       holdResponse(res, () => context.commit())
       next()
@@ -36,7 +39,7 @@ export function session(options: SessionOptions): Middleware {
  * cannot see. Later changes are still written when the response leaves.
  */
 export async function commitSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const context = contexts.get(req)
+  const context = (req as WithContext)[CONTEXT]
   if (!context) return
   const setCookie = await context.commit()
   if (setCookie !== undefined) res.appendHeader('Set-Cookie', setCookie)
@@ -44,7 +47,7 @@ export async function commitSession(req: IncomingMessage, res: ServerResponse): 
 
 /** The session context of a request; throws when the session middleware did not run before the caller. */
 export function contextOf(req: IncomingMessage): SessionContext {
-  const context = contexts.get(req)
+  const context = (req as WithContext)[CONTEXT]
   if (!context) {
     throw new CoatcheckError('NO_SESSION_MIDDLEWARE', 'coatcheck: the session() middleware must run before this', 500)
   }

@@ -43,7 +43,7 @@ describe('cookie verification', () => {
       flipped, // signature changed
       `s:${otherToken}.${signed.slice(signed.lastIndexOf('.') + 1)}`, // token changed
       sign(token, 'another-secret-that-is-at-least-32-chars'), // foreign secret
-      `s:${token}.${createHmac('sha256', SECRET).update(token).digest('base64url')}`, // wrong encoding
+      `s:${token}.${createHmac('sha256', SECRET).update(token).digest('base64')}`, // padding kept: not the signed form
     ]) {
       await anonymousWithoutStoreCall(`sid=${encodeURIComponent(value)}`)
     }

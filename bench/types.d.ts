@@ -1,0 +1,41 @@
+// Just the parts of these untyped packages the bench uses. @types/express-session is left out on purpose: its
+// global `req.session` would clash with coatcheck's.
+
+declare module 'autocannon' {
+  export interface Options {
+    url: string
+    connections?: number
+    /** Seconds. */
+    duration?: number
+    headers?: Record<string, string>
+    expectBody?: string
+  }
+  export interface Result {
+    /** Seconds. */
+    duration: number
+    errors: number
+    timeouts: number
+    mismatches: number
+    non2xx: number
+    requests: { total: number }
+    latency: { p50: number; p99: number }
+  }
+  function autocannon(options: Options): Promise<Result>
+  export default autocannon
+}
+
+declare module 'express-session' {
+  import type { RequestHandler } from 'express'
+
+  export interface SessionOptions {
+    secret: string
+    store?: unknown
+    resave: boolean
+    saveUninitialized: boolean
+  }
+  function session(options: SessionOptions): RequestHandler
+  namespace session {
+    class MemoryStore {}
+  }
+  export default session
+}
