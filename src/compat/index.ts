@@ -30,7 +30,7 @@ function session(options?: ExpressSessionOptions): Middleware {
     const context = new DropInContext(o, req, secrets, cookieOptions)
     controllers.set(req, context)
     const ready = () => {
-      holdResponse(res, () => context.commit())
+      holdResponse(res, context)
       next()
     }
     const loading = context.load()

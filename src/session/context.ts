@@ -175,6 +175,14 @@ export class SessionContext {
     return undefined
   }
 
+  /** False when `commit()` would certainly write nothing and set no cookie (most read-only requests). */
+  needsCommit(): boolean {
+    if (this.#deadlineWritten || this.#forceTouch || this.#data.mayHaveChanged()) return true
+    const stored = this.#stored
+    if (stored === undefined) return this.#presented || this.#userId !== null
+    return this.#o.rolling && this.#o.now() - stored.lastSeenAt >= this.#o.touchAfter
+  }
+
   /** Writes what changed and returns the Set-Cookie value the response needs, if any. */
   async commit(): Promise<string | undefined> {
     await this.#persist()

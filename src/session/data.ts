@@ -33,21 +33,22 @@ export interface DataDiff {
  * The data of one session, exposed as a plain-looking object (a Proxy) that tracks which top-level keys may have
  * changed. Stored values stay JSON text until read. A key counts as touched when it is assigned, deleted, or read
  * while holding an object (which the caller may mutate in place); at write time only touched keys are serialized and
- * compared with what the store holds.
+ * compared with what the store holds. The tracker is its own Proxy handler, so a request allocates no closures here.
  */
-export class SessionDataTracker {
-  /** The JSON text per key as the store holds it. */
-  private readonly stored: Map<string, string>
-  private readonly unparsed: Set<string>
+export class SessionDataTracker implements ProxyHandler<Record<string, unknown>> {
+  /** The JSON text per key as the store holds it; the store's object, never written (copied on first settle). */
+  private stored: StoredData
+  private ownsStored = false
+  /** Keys assigned, deleted, or read while holding an object. A touched key is never parsed from `stored` again. */
   private readonly touched = new Set<string>()
   private readonly values: Record<string, unknown> = Object.create(null)
+  private readonly reserved: Reserved
   readonly proxy: Record<string, unknown>
 
   constructor(stored: StoredData, reserved: Reserved) {
-    this.stored = new Map()
-    for (const key in stored) if (!RESERVED.has(key)) this.stored.set(key, stored[key]!)
-    this.unparsed = new Set(this.stored.keys())
-    this.proxy = new Proxy(this.values, this.handler(reserved))
+    this.stored = stored
+    this.reserved = reserved
+    this.proxy = new Proxy(this.values, this)
   }
 
   /** A tracker for a new session that starts with `values` (all of them to be written). */
@@ -59,16 +60,14 @@ export class SessionDataTracker {
 
   /** Every key with its current value (parsing what has not been read yet). */
   snapshot(): Record<string, unknown> {
-    this.parseAll()
     const copy: Record<string, unknown> = {}
-    for (const key of Object.keys(this.values)) copy[key] = this.values[key]
+    for (const key of this.keys()) copy[key] = this.value(key)
     return copy
   }
 
-  /** True when the session holds no data at all. */
-  isEmpty(): boolean {
-    for (const _ in this.values) return false
-    return this.unparsed.size === 0
+  /** False when no key was assigned, deleted or read as an object, so `diff()` would certainly be empty. */
+  mayHaveChanged(): boolean {
+    return this.touched.size > 0
   }
 
   diff(): DataDiff {
@@ -77,8 +76,8 @@ export class SessionDataTracker {
     for (const key of this.touched) {
       const json = Object.hasOwn(this.values, key) ? JSON.stringify(this.values[key]) : undefined
       if (json === undefined) {
-        if (this.stored.has(key)) unset.push(key)
-      } else if (this.stored.get(key) !== json) {
+        if (this.isStored(key)) unset.push(key)
+      } else if (!this.isStored(key) || this.stored[key] !== json) {
         set[key] = json
       }
     }
@@ -88,83 +87,108 @@ export class SessionDataTracker {
 
   /** Records that `diff` reached the store. Keys holding objects stay touched: they can still be mutated in place. */
   settle(diff: DataDiff): void {
-    for (const key in diff.set) this.stored.set(key, diff.set[key]!)
-    for (const key of diff.unset) this.stored.delete(key)
+    if (diff.changed) {
+      if (!this.ownsStored) {
+        this.stored = Object.assign(Object.create(null) as StoredData, this.stored)
+        this.ownsStored = true
+      }
+      for (const key in diff.set) this.stored[key] = diff.set[key]!
+      for (const key of diff.unset) delete this.stored[key]
+    }
     for (const key of this.touched) {
       const value = this.values[key]
       if (typeof value !== 'object' || value === null) this.touched.delete(key)
     }
   }
 
+  // Proxy traps: `req.session` is `values` seen through these.
+
+  get(target: Record<string, unknown>, key: string | symbol): unknown {
+    if (typeof key === 'symbol') return undefined
+    if (RESERVED.has(key)) {
+      const member = (this.reserved as Record<string, unknown>)[key]
+      return typeof member === 'function' ? member.bind(this.reserved) : member
+    }
+    const value = this.value(key)
+    if (typeof value === 'object' && value !== null) this.touched.add(key)
+    return target[key]
+  }
+
+  set(target: Record<string, unknown>, key: string | symbol, value: unknown): boolean {
+    if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(key)
+    target[key] = value
+    this.touched.add(key)
+    return true
+  }
+
+  deleteProperty(target: Record<string, unknown>, key: string | symbol): boolean {
+    if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(key)
+    delete target[key]
+    this.touched.add(key)
+    return true
+  }
+
+  has(target: Record<string, unknown>, key: string | symbol): boolean {
+    if (typeof key === 'symbol') return false
+    return RESERVED.has(key) || Object.hasOwn(target, key) || (!this.touched.has(key) && this.isStored(key))
+  }
+
+  ownKeys(): string[] {
+    const keys = this.keys()
+    for (const key of keys) this.value(key)
+    return keys
+  }
+
+  getOwnPropertyDescriptor(target: Record<string, unknown>, key: string | symbol): PropertyDescriptor | undefined {
+    if (typeof key === 'symbol' || RESERVED.has(key)) return undefined
+    this.value(key)
+    const descriptor = Reflect.getOwnPropertyDescriptor(target, key)
+    if (descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) this.touched.add(key)
+    return descriptor
+  }
+
+  defineProperty(target: Record<string, unknown>, key: string | symbol, descriptor: PropertyDescriptor): boolean {
+    if (typeof key === 'symbol' || RESERVED.has(key) || !('value' in descriptor)) return refuse(key)
+    return this.set(target, key, descriptor.value)
+  }
+
+  setPrototypeOf(): boolean {
+    return false
+  }
+
+  /** The current value of `key`, parsing its stored text on first use. */
+  private value(key: string): unknown {
+    if (!Object.hasOwn(this.values, key) && !this.touched.has(key) && this.isStored(key)) {
+      this.values[key] = parseStored(this.stored[key]!)
+    }
+    return this.values[key]
+  }
+
+  /** The session's keys: stored ones not deleted, plus assigned ones. */
+  private keys(): string[] {
+    const keys = Object.keys(this.values)
+    for (const key in this.stored) {
+      if (!RESERVED.has(key) && !this.touched.has(key) && !Object.hasOwn(this.values, key)) keys.push(key)
+    }
+    return keys
+  }
+
+  private isStored(key: string): boolean {
+    return !RESERVED.has(key) && Object.hasOwn(this.stored, key)
+  }
+
   private sizeAfter(set: StoredData, unset: string[]): number {
     let bytes = 0
-    for (const [key, json] of this.stored) {
-      if (!Object.hasOwn(set, key) && !unset.includes(key)) bytes += Buffer.byteLength(key) + Buffer.byteLength(json)
+    for (const key in this.stored) {
+      if (this.isStored(key) && !Object.hasOwn(set, key) && !unset.includes(key)) {
+        bytes += Buffer.byteLength(key) + Buffer.byteLength(this.stored[key]!)
+      }
     }
     for (const key in set) bytes += Buffer.byteLength(key) + Buffer.byteLength(set[key]!)
     return bytes
   }
+}
 
-  private parse(key: string): void {
-    if (!this.unparsed.delete(key)) return
-    this.values[key] = parseStored(this.stored.get(key)!)
-  }
-
-  private parseAll(): void {
-    for (const key of this.unparsed) this.parse(key)
-  }
-
-  private handler(reserved: Reserved): ProxyHandler<Record<string, unknown>> {
-    const refuse = (key: string): never => {
-      throw new CoatcheckError('RESERVED_KEY', `coatcheck: \`${key}\` is reserved and cannot be set on a session`)
-    }
-    return {
-      get: (target, key) => {
-        if (typeof key === 'symbol') return undefined
-        if (RESERVED.has(key)) {
-          const member = (reserved as Record<string, unknown>)[key]
-          return typeof member === 'function' ? member.bind(reserved) : member
-        }
-        this.parse(key)
-        const value = target[key]
-        if (typeof value === 'object' && value !== null) this.touched.add(key)
-        return value
-      },
-      set: (target, key, value) => {
-        if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(String(key))
-        this.unparsed.delete(key)
-        target[key] = value
-        this.touched.add(key)
-        return true
-      },
-      deleteProperty: (target, key) => {
-        if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(String(key))
-        this.unparsed.delete(key)
-        delete target[key]
-        this.touched.add(key)
-        return true
-      },
-      has: (target, key) =>
-        typeof key === 'string' && (RESERVED.has(key) || this.unparsed.has(key) || Object.hasOwn(target, key)),
-      ownKeys: (target) => {
-        this.parseAll()
-        return Reflect.ownKeys(target)
-      },
-      getOwnPropertyDescriptor: (target, key) => {
-        if (typeof key === 'symbol' || RESERVED.has(key)) return undefined
-        this.parse(key)
-        const descriptor = Reflect.getOwnPropertyDescriptor(target, key)
-        if (descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) this.touched.add(key)
-        return descriptor
-      },
-      defineProperty: (target, key, descriptor) => {
-        if (typeof key === 'symbol' || RESERVED.has(key) || !('value' in descriptor)) return refuse(String(key))
-        this.unparsed.delete(key)
-        target[key] = descriptor.value
-        this.touched.add(key)
-        return true
-      },
-      setPrototypeOf: () => false,
-    }
-  }
+function refuse(key: string | symbol): never {
+  throw new CoatcheckError('RESERVED_KEY', `coatcheck: \`${String(key)}\` is reserved and cannot be set on a session`)
 }

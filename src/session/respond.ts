@@ -1,61 +1,99 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http'
 import { CoatcheckError } from '../errors.ts'
 
+/** What the response waits for: the session's commit, which resolves the Set-Cookie value to send, if any. */
+export interface Committer {
+  commit(): Promise<string | undefined>
+  /** False when a commit now would certainly write nothing and set no cookie: the response then goes out at once. */
+  needsCommit?(): boolean
+}
+
 type Held = 'writeHead' | 'write' | 'end' | 'flushHeaders'
-const HELD: readonly Held[] = ['writeHead', 'write', 'end', 'flushHeaders']
+type Method = (...args: unknown[]) => unknown
+
+interface Hold {
+  readonly committer: Committer
+  readonly original: Record<Held, Method>
+  held: Array<[Held, unknown[]]> | undefined
+  released: boolean
+}
+
+const HOLD = Symbol('coatcheck.hold')
+type HeldResponse = ServerResponse & { [HOLD]: Hold }
 
 /**
- * Holds the response until `commit` has finished: the first call that would send a header or a byte starts the
+ * Holds the response until the session is committed: the first call that would send a header or a byte starts the
  * commit, and it and every later call wait, in order, until the session is stored and its Set-Cookie is set. When
  * the commit fails nothing that was held is sent: the response becomes the error's status (503 for a store
  * failure) with a generic body and no Set-Cookie. The wrappers stay in place as pass-throughs afterwards, so a
- * middleware that wrapped them later keeps working.
+ * middleware that wrapped them later keeps working. They are shared functions: a request allocates no closures.
  */
-export function holdResponse(res: ServerResponse, commit: () => Promise<string | undefined>): void {
-  const original = {} as Record<Held, (...args: unknown[]) => unknown>
-  let held: Array<[Held, unknown[]]> | undefined
-  let released = false
-
-  const release = async () => {
-    let setCookie: string | undefined
-    try {
-      setCookie = await commit()
-    } catch (error) {
-      released = true
-      held = undefined
-      fail(res, error, original.end!)
-      return
-    }
-    if (setCookie !== undefined && !res.headersSent) res.appendHeader('Set-Cookie', setCookie)
-    released = true
-    const calls = held!
-    held = undefined
-    for (const [method, args] of calls) {
-      try {
-        original[method].apply(res, args)
-      } catch (error) {
-        // Thrown synchronously this would have reached the handler; deferred, it can only be reported.
-        process.emitWarning(`coatcheck: deferred res.${method}() threw: ${String(error)}`, 'CoatcheckWarning')
-      }
-    }
+export function holdResponse(res: ServerResponse, committer: Committer): void {
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders }
+  ;(res as HeldResponse)[HOLD] = {
+    committer,
+    original: original as Record<Held, Method>,
+    held: undefined,
+    released: false,
   }
+  Object.assign(res, WRAPPERS)
+}
 
-  for (const method of HELD) {
-    const fn = res[method] as (...args: unknown[]) => unknown
-    original[method] = fn
-    ;(res as unknown as Record<Held, unknown>)[method] = function (this: ServerResponse, ...args: unknown[]) {
-      if (released) return fn.apply(this, args)
-      if (held === undefined) {
-        held = []
-        void release()
-      }
-      held.push([method, args])
-      return method === 'write' ? true : this
+const WRAPPERS = {
+  writeHead(this: HeldResponse, ...args: unknown[]) {
+    return intercept(this, 'writeHead', args)
+  },
+  write(this: HeldResponse, ...args: unknown[]) {
+    return intercept(this, 'write', args)
+  },
+  end(this: HeldResponse, ...args: unknown[]) {
+    return intercept(this, 'end', args)
+  },
+  flushHeaders(this: HeldResponse, ...args: unknown[]) {
+    return intercept(this, 'flushHeaders', args)
+  },
+}
+
+function intercept(res: HeldResponse, method: Held, args: unknown[]): unknown {
+  const hold = res[HOLD]
+  if (hold.released) return hold.original[method].apply(res, args)
+  if (hold.held === undefined) {
+    if (hold.committer.needsCommit?.() === false) {
+      hold.released = true
+      return hold.original[method].apply(res, args)
+    }
+    hold.held = []
+    void release(res, hold)
+  }
+  hold.held.push([method, args])
+  return method === 'write' ? true : res
+}
+
+async function release(res: HeldResponse, hold: Hold): Promise<void> {
+  let setCookie: string | undefined
+  try {
+    setCookie = await hold.committer.commit()
+  } catch (error) {
+    hold.released = true
+    hold.held = undefined
+    fail(res, error, hold.original.end)
+    return
+  }
+  if (setCookie !== undefined && !res.headersSent) res.appendHeader('Set-Cookie', setCookie)
+  hold.released = true
+  const calls = hold.held!
+  hold.held = undefined
+  for (const [method, args] of calls) {
+    try {
+      hold.original[method].apply(res, args)
+    } catch (error) {
+      // Thrown synchronously this would have reached the handler; deferred, it can only be reported.
+      process.emitWarning(`coatcheck: deferred res.${method}() threw: ${String(error)}`, 'CoatcheckWarning')
     }
   }
 }
 
-function fail(res: ServerResponse, error: unknown, end: (...args: unknown[]) => unknown): void {
+function fail(res: ServerResponse, error: unknown, end: Method): void {
   if (res.headersSent) {
     res.destroy()
     return
