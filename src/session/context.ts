@@ -7,7 +7,7 @@ import { type DataDiff, SessionDataTracker } from './data.ts'
 import { storeCall } from './guard.ts'
 import type { ResolvedOptions } from './options.ts'
 import { isSecure } from './request.ts'
-import { hashedKey, newToken, shortId, sign, unsign } from './token.ts'
+import { hashedKey, newToken, shortId, sign } from './token.ts'
 
 /** Node-style callback accepted by every session method besides the returned promise. */
 export type Callback = (error?: unknown) => void
@@ -163,9 +163,9 @@ export class SessionContext {
    */
   load(): Promise<void> | undefined {
     for (const value of cookieValues(this.#req.headers.cookie, this.cookieName)) {
-      const token = unsign(value, this.#o.secrets)
-      if (token !== undefined) {
-        return this.#load(token).catch((error: unknown) => {
+      const verified = this.#o.cookies.verify(value)
+      if (verified !== undefined) {
+        return this.#load(verified.token, verified.key).catch((error: unknown) => {
           this.#startNew({}) // error handlers still find a (new, empty) req.session
           throw error
         })
@@ -199,9 +199,8 @@ export class SessionContext {
     return undefined
   }
 
-  async #load(token: string): Promise<void> {
+  async #load(token: string, key: string): Promise<void> {
     this.#presented = true
-    const key = hashedKey(token)
     const record = await this.#call(() => this.#o.store.get(key))
     const reason = record && this.#expiry(record)
     if (record && !reason) return this.#adopt(token, key, record)

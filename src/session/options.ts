@@ -5,6 +5,7 @@ import { memoryStore } from '../stores/memory.ts'
 import type { SessionStore } from '../stores/types.ts'
 import type { CookieAttributes } from './cookie.ts'
 import { type TrustProxy, trustProxyFn } from './request.ts'
+import { VerifiedCookies } from './token.ts'
 
 const HOUR = 3_600_000
 
@@ -68,6 +69,8 @@ export interface SessionOptions {
 /** The options after validation: frozen, never re-checked at request time. */
 export interface ResolvedOptions {
   readonly secrets: readonly string[]
+  /** Verifies cookie values against `secrets`, remembering recent good ones. */
+  readonly cookies: VerifiedCookies
   readonly store: SessionStore
   /** The cookie name for a Secure (true) or plain (false) response. */
   readonly names: { readonly secure: string; readonly plain: string }
@@ -139,6 +142,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
 
   return Object.freeze({
     secrets,
+    cookies: new VerifiedCookies(secrets),
     store: resolveStore(options.store),
     names,
     cookie,

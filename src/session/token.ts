@@ -44,3 +44,36 @@ export function unsign(signed: string, secrets: readonly Secret[]): string | und
   }
   return undefined
 }
+
+/** A cookie value that verified, with what it names. */
+export interface Verified {
+  token: string
+  key: string
+}
+
+/**
+ * Verifies signed cookie values and derives their store keys, remembering the last `max` values that verified so
+ * that repeat requests skip the HMAC and the SHA-256 (about 3.5 µs of a read). Only values that verified are kept,
+ * so a guess always pays the full, constant-time check; a remembered value still needs its record in the store.
+ */
+export class VerifiedCookies {
+  readonly #secrets: readonly Secret[]
+  readonly #max: number
+  readonly #seen = new Map<string, Verified>()
+
+  constructor(secrets: readonly Secret[], max = 4096) {
+    this.#secrets = secrets
+    this.#max = max
+  }
+
+  verify(signed: string): Verified | undefined {
+    const seen = this.#seen.get(signed)
+    if (seen) return seen
+    const token = unsign(signed, this.#secrets)
+    if (token === undefined) return undefined
+    const verified = { token, key: hashedKey(token) }
+    if (this.#seen.size >= this.#max) this.#seen.delete(this.#seen.keys().next().value!)
+    this.#seen.set(signed, verified)
+    return verified
+  }
+}

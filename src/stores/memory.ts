@@ -79,7 +79,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   return {
     async get(key) {
       const record = sessions.live(key, now())
-      return record && copySession(record)
+      return record && { ...record }
     },
     async create(key, record) {
       if (sessions.live(key, now()) !== undefined) return false
@@ -92,10 +92,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     async update(key, patch) {
       const record = sessions.live(key, now())
       if (record === undefined) return false
-      for (const name of patch.unset ?? []) delete record.data[name]
-      if (patch.set) Object.assign(record.data, patch.set)
+      if (patch.set || patch.unset) {
+        const data = Object.assign(Object.create(null) as StoredData, record.data, patch.set)
+        for (const name of patch.unset ?? []) delete data[name]
+        record.data = Object.freeze(data)
+      }
       if (patch.userId !== undefined) sessions.setUser(key, record, patch.userId)
-      if (patch.meta) record.meta = { ...patch.meta }
+      if (patch.meta) record.meta = Object.freeze({ ...patch.meta })
       if (patch.lastSeenAt !== undefined) record.lastSeenAt = patch.lastSeenAt
       if (patch.absoluteExpiresAt !== undefined) record.absoluteExpiresAt = patch.absoluteExpiresAt
       if (patch.expiresAt !== undefined && patch.expiresAt !== record.expiresAt) schedule(key, record, patch.expiresAt)
@@ -115,7 +118,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const t = now()
       return sessions.keysOf(userId).flatMap((key) => {
         const record = sessions.live(key, t)
-        return record ? [{ key, record: copySession(record) }] : []
+        return record ? [{ key, record: { ...record } }] : []
       })
     },
     async destroyByUser(userId, exceptKey) {
@@ -185,10 +188,12 @@ function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemorySt
   return Object.freeze({ maxEntries, sweepInterval, now })
 }
 
+// Records are copied in and their data and meta frozen; updates replace them (copy on write), so reads can hand out
+// shallow copies without letting a caller reach the store's state.
 function copySession(record: SessionRecord): SessionRecord {
   // Null-prototype, so a key named `__proto__` or `constructor` is just a key.
   const data = Object.assign(Object.create(null) as StoredData, record.data)
-  return { ...record, data, meta: { ...record.meta } }
+  return { ...record, data: Object.freeze(data), meta: Object.freeze({ ...record.meta }) }
 }
 
 /** Records by key, indexed by user. A user without records leaves no empty set behind. */

@@ -58,7 +58,10 @@ export interface SessionEntry {
 
 /** The sessions contract. */
 export interface SessionStore {
-  /** The record under `key`, or undefined when there is none or it has expired. */
+  /**
+   * The record under `key`, or undefined when there is none or it has expired. The caller never mutates what it gets
+   * (a store may hand out frozen or shared objects).
+   */
   get(key: string): Promise<SessionRecord | undefined>
   /** Stores a new record. Resolves false, writing nothing, when `key` already holds a live record. */
   create(key: string, record: SessionRecord): Promise<boolean>

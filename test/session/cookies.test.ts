@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { cookieValues } from '../../src/session/cookie.ts'
-import { sign, unsign } from '../../src/session/token.ts'
+import { hashedKey, sign, unsign, VerifiedCookies } from '../../src/session/token.ts'
 import { send } from '../support/http.ts'
 import { type Harness, SECRET, startApp, tokenOf } from './harness.ts'
 
@@ -92,5 +92,19 @@ describe('cookie parsing and signing units', () => {
     assert.equal(unsign(sign('abc', old), [SECRET, old]), 'abc')
     assert.equal(unsign(sign('abc', old), [SECRET]), undefined)
     assert.equal(unsign('s:a.b.c', [SECRET]), undefined)
+  })
+
+  it('remembers only values that verified, within a bound, and derives the same key', () => {
+    const cookies = new VerifiedCookies([SECRET], 2)
+    const good = (t: string) => sign(t, SECRET)
+    assert.deepEqual(cookies.verify(good('t1')), { token: 't1', key: hashedKey('t1') })
+    assert.equal(cookies.verify(good('t1')), cookies.verify(good('t1')), 'the second check is the remembered one')
+    assert.equal(cookies.verify(`${good('t1')}x`), undefined)
+    assert.equal(cookies.verify(sign('t1', 'other-secret-that-is-at-least-32-chars!!')), undefined)
+    const first = cookies.verify(good('t1'))
+    cookies.verify(good('t2'))
+    cookies.verify(good('t3'))
+    assert.notEqual(cookies.verify(good('t1')), first, 'the oldest entry was evicted and verified afresh')
+    assert.deepEqual(cookies.verify(good('t1')), first)
   })
 })

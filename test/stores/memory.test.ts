@@ -201,7 +201,7 @@ describe('memoryStore', () => {
     assert.equal(stdout.trim(), 'done')
   })
 
-  it('holds copies: neither the input nor a returned record reaches the stored one', async () => {
+  it('holds copies: neither the input nor a returned record reaches the stored one (returned data is frozen)', async () => {
     const store = memoryStore()
     const input = { ...record(Date.now() + 60_000, 'u1'), meta: { ip: '::1' } }
     await store.create('s1', input)
@@ -209,12 +209,18 @@ describe('memoryStore', () => {
     input.meta.ip = 'changed'
     const got = await store.get('s1')
     assert.ok(got)
-    got.data.a = 'mutated'
-    got.meta.ip = 'mutated'
+    assert.throws(() => {
+      got.data.a = 'mutated'
+    }, TypeError)
+    assert.throws(() => {
+      got.meta.ip = 'mutated'
+    }, TypeError)
     got.expiresAt = 0
     const [entry] = await store.listByUser('u1')
     assert.ok(entry)
-    entry.record.data.a = 'mutated'
+    assert.throws(() => {
+      entry.record.data.a = 'mutated'
+    }, TypeError)
     const set = { b: '2' }
     await store.update('s1', { set })
     set.b = 'mutated'
