@@ -1,17 +1,47 @@
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
 
+interface Watched {
+  deadline: number
+  timeoutMs: number
+  reject: (error: unknown) => void
+}
+
+// One coarse watchdog for every call in flight instead of a timer per call: a store call is on the path of nearly
+// every request, and a timer per call costs more than the call to a fast store. A call times out within one tick
+// after its deadline.
+const TICK_MS = 25
+const watched = new Set<Watched>()
+let watchdog: NodeJS.Timeout | undefined
+
+function watch(entry: Watched): void {
+  watched.add(entry)
+  watchdog ??= setInterval(sweep, TICK_MS).unref()
+}
+
+function sweep(): void {
+  const now = Date.now()
+  for (const entry of watched) {
+    if (entry.deadline > now) continue
+    watched.delete(entry)
+    entry.reject(new CoatcheckError('STORE_TIMEOUT', `coatcheck: store call exceeded ${entry.timeoutMs} ms`, 503))
+  }
+  if (watched.size === 0) {
+    clearInterval(watchdog)
+    watchdog = undefined
+  }
+}
+
 /**
  * Runs one store call with a deadline. Any failure, including a synchronous throw, becomes a `CoatcheckError`
  * with status 503 (`STORE_TIMEOUT` or `STORE_ERROR`, the original as `cause`), so callers fail closed in one way.
  */
 function guarded<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new CoatcheckError('STORE_TIMEOUT', `coatcheck: store call exceeded ${timeoutMs} ms`, 503))
-    }, timeoutMs)
+    const entry: Watched = { deadline: Date.now() + timeoutMs, timeoutMs, reject }
+    watch(entry)
     const fail = (error: unknown) => {
-      clearTimeout(timer)
+      watched.delete(entry)
       reject(
         error instanceof CoatcheckError
           ? error
@@ -20,7 +50,7 @@ function guarded<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
     }
     try {
       call().then((value) => {
-        clearTimeout(timer)
+        watched.delete(entry)
         resolve(value)
       }, fail)
     } catch (error) {
