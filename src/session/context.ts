@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
 import type { SessionEntry, SessionMeta, SessionRecord } from '../stores/types.ts'
-import { cookieValues, serializeCookie } from './cookie.ts'
+import { rawCookieValues, serializeCookie } from './cookie.ts'
 import { type DataDiff, SessionDataTracker } from './data.ts'
 import { storeCall } from './guard.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -162,7 +162,7 @@ export class SessionContext {
    * Synchronous (undefined) when there is no signed cookie.
    */
   load(): Promise<void> | undefined {
-    for (const value of cookieValues(this.#req.headers.cookie, this.cookieName)) {
+    for (const value of rawCookieValues(this.#req.headers.cookie, this.cookieName)) {
       const verified = this.#o.cookies.verify(value)
       if (verified !== undefined) {
         return this.#load(verified.token, verified.key).catch((error: unknown) => {

@@ -14,10 +14,10 @@ export interface CookieAttributes {
 const MAX_VALUE_LENGTH = 1024
 
 /**
- * Every value of cookie `name` in a Cookie header, in header order, URI-decoded. Malformed pairs, undecodable
- * values and oversized values are skipped, never thrown.
+ * Every value of cookie `name` in a Cookie header, in header order, as sent (unquoted, not yet URI-decoded). Empty,
+ * oversized and malformed values are skipped, never thrown.
  */
-export function cookieValues(header: string | undefined, name: string): string[] {
+export function rawCookieValues(header: string | undefined, name: string): string[] {
   const found: string[] = []
   if (!header) return found
   let start = 0
@@ -26,24 +26,33 @@ export function cookieValues(header: string | undefined, name: string): string[]
     if (end === -1) end = header.length
     const eq = header.indexOf('=', start)
     if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
-      const value = decode(header.slice(eq + 1, end).trim())
-      if (value !== undefined) found.push(value)
+      let value = header.slice(eq + 1, end).trim()
+      if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
+      if (value.length > 0 && value.length <= MAX_VALUE_LENGTH) found.push(value)
     }
     start = end + 1
   }
   return found
 }
 
-function decode(raw: string): string | undefined {
-  let value = raw
-  if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
-  if (value.length === 0 || value.length > MAX_VALUE_LENGTH) return undefined
-  if (!value.includes('%')) return value
+/** A raw cookie value URI-decoded, or undefined when it cannot be decoded. */
+export function decodeCookieValue(raw: string): string | undefined {
+  if (!raw.includes('%')) return raw
   try {
-    return decodeURIComponent(value)
+    return decodeURIComponent(raw)
   } catch {
     return undefined
   }
+}
+
+/** Every value of cookie `name` in a Cookie header, in header order, URI-decoded; undecodable ones are skipped. */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const found: string[] = []
+  for (const raw of rawCookieValues(header, name)) {
+    const value = decodeCookieValue(raw)
+    if (value !== undefined) found.push(value)
+  }
+  return found
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { decodeCookieValue } from './cookie.ts'
 
 /** A new session token: 32 bytes from the CSPRNG, base64url (43 characters). */
 export function newToken(): string {
@@ -66,14 +67,16 @@ export class VerifiedCookies {
     this.#max = max
   }
 
-  verify(signed: string): Verified | undefined {
-    const seen = this.#seen.get(signed)
+  /** `raw` is the cookie value as sent (see `rawCookieValues`): it is decoded only when not remembered. */
+  verify(raw: string): Verified | undefined {
+    const seen = this.#seen.get(raw)
     if (seen) return seen
-    const token = unsign(signed, this.#secrets)
+    const signed = decodeCookieValue(raw)
+    const token = signed === undefined ? undefined : unsign(signed, this.#secrets)
     if (token === undefined) return undefined
     const verified = { token, key: hashedKey(token) }
     if (this.#seen.size >= this.#max) this.#seen.delete(this.#seen.keys().next().value!)
-    this.#seen.set(signed, verified)
+    this.#seen.set(raw, verified)
     return verified
   }
 }
