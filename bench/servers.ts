@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import type { FromServer } from './servers/serve.ts'
 
 /** The servers under test, by file name in `bench/servers/`. */
-export const SERVERS = ['bare', 'express-session', 'coatcheck'] as const
+export const SERVERS = ['bare', 'bare-middleware', 'express-session', 'coatcheck'] as const
 export type ServerName = (typeof SERVERS)[number]
 
 /** A bench server running in its own child process. */

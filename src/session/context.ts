@@ -44,6 +44,8 @@ export class SessionContext {
   /** A new deadline reached the store, so the cookie must be (re)sent with the matching Max-Age. */
   #deadlineWritten = false
   #forceTouch = false
+  /** Run once when the session first may need a commit (see `onceDirty`). */
+  #whenDirty: (() => void) | undefined
 
   constructor(o: ResolvedOptions, req: IncomingMessage) {
     this.#o = o
@@ -88,6 +90,7 @@ export class SessionContext {
   /** Writes activity now (and slides the idle deadline when `rolling`), even if a lazy touch is not yet due. */
   touch(callback?: Callback): Promise<void> {
     this.#forceTouch = true
+    this.#dirty()
     return settle(this.#persist(), callback)
   }
 
@@ -173,6 +176,26 @@ export class SessionContext {
     }
     this.#startNew({})
     return undefined
+  }
+
+  /**
+   * Runs `fn` once, as soon as the session may need a commit: now when it already may (a touch is due, a stale cookie
+   * must be cleared), otherwise at the first change. Read-only requests never run it, so their response is left alone.
+   */
+  onceDirty(fn: () => void): void {
+    if (this.needsCommit()) fn()
+    else this.#whenDirty = fn
+  }
+
+  /** The data tracker's signal that a key was touched. */
+  dataTouched(): void {
+    this.#dirty()
+  }
+
+  #dirty(): void {
+    const fn = this.#whenDirty
+    this.#whenDirty = undefined
+    fn?.()
   }
 
   /** False when `commit()` would certainly write nothing and set no cookie (most read-only requests). */
@@ -298,6 +321,7 @@ export class SessionContext {
       this.#deadlineWritten = this.#deadlineWritten || expiresAt !== stored.expiresAt
       stored.lastSeenAt = now
       stored.expiresAt = expiresAt
+      if (this.#deadlineWritten) this.#dirty()
     }
   }
 
@@ -322,6 +346,7 @@ export class SessionContext {
     this.#forceTouch = false
     this.#stored = record
     this.#deadlineWritten = true
+    this.#dirty()
     this.emit({ type: 'created', sid: shortId(key) })
   }
 
@@ -335,6 +360,7 @@ export class SessionContext {
     this.#deadlineWritten = false
     this.#data = SessionDataTracker.withValues(values, this)
     this.#publish()
+    this.#dirty()
   }
 
   #assignToken(): void {

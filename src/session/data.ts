@@ -17,7 +17,10 @@ export const RESERVED: ReadonlySet<string> = new Set([
 ])
 
 /** The object whose members the reserved names resolve to (the request's session context). */
-export type Reserved = object
+export interface Reserved {
+  /** Told when the first key is touched: the session may now need a commit. */
+  dataTouched(): void
+}
 
 /** The changes since the last write, as a store patch would carry them. */
 export interface DataDiff {
@@ -106,25 +109,25 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   get(target: Record<string, unknown>, key: string | symbol): unknown {
     if (typeof key === 'symbol') return undefined
     if (RESERVED.has(key)) {
-      const member = (this.reserved as Record<string, unknown>)[key]
+      const member = (this.reserved as unknown as Record<string, unknown>)[key]
       return typeof member === 'function' ? member.bind(this.reserved) : member
     }
     const value = this.value(key)
-    if (typeof value === 'object' && value !== null) this.touched.add(key)
+    if (typeof value === 'object' && value !== null) this.touch(key)
     return target[key]
   }
 
   set(target: Record<string, unknown>, key: string | symbol, value: unknown): boolean {
     if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(key)
     target[key] = value
-    this.touched.add(key)
+    this.touch(key)
     return true
   }
 
   deleteProperty(target: Record<string, unknown>, key: string | symbol): boolean {
     if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(key)
     delete target[key]
-    this.touched.add(key)
+    this.touch(key)
     return true
   }
 
@@ -143,7 +146,7 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     if (typeof key === 'symbol' || RESERVED.has(key)) return undefined
     this.value(key)
     const descriptor = Reflect.getOwnPropertyDescriptor(target, key)
-    if (descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) this.touched.add(key)
+    if (descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) this.touch(key)
     return descriptor
   }
 
@@ -154,6 +157,12 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
 
   setPrototypeOf(): boolean {
     return false
+  }
+
+  private touch(key: string): void {
+    const first = this.touched.size === 0
+    this.touched.add(key)
+    if (first) this.reserved.dataTouched()
   }
 
   /** The current value of `key`, parsing its stored text on first use. */

@@ -25,7 +25,7 @@ export function session(options: SessionOptions): Middleware {
     const context = new SessionContext(o, req)
     ;(req as WithContext)[CONTEXT] = context
     const ready = () => {
-      holdResponse(res, context)
+      context.onceDirty(() => holdResponse(res, context))
       next()
     }
     const loading = context.load()

@@ -29,6 +29,8 @@ type HeldResponse = ServerResponse & { [HOLD]: Hold }
  * middleware that wrapped them later keeps working. They are shared functions: a request allocates no closures.
  */
 export function holdResponse(res: ServerResponse, committer: Committer): void {
+  // Too late to hold (the handler sent headers before it touched the session): there is nothing left to hold.
+  if (res.headersSent || (res as HeldResponse)[HOLD]) return
   const original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders }
   ;(res as HeldResponse)[HOLD] = {
     committer,
