@@ -29,8 +29,11 @@ type HeldResponse = ServerResponse & { [HOLD]: Hold }
  * middleware that wrapped them later keeps working. They are shared functions: a request allocates no closures.
  */
 export function holdResponse(res: ServerResponse, committer: Committer): void {
-  // Too late to hold (the handler sent headers before it touched the session): there is nothing left to hold.
-  if (res.headersSent || (res as HeldResponse)[HOLD]) return
+  if ((res as HeldResponse)[HOLD]) return
+  if (res.headersSent) {
+    warnLate()
+    return
+  }
   const original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders }
   ;(res as HeldResponse)[HOLD] = {
     committer,
@@ -39,6 +42,19 @@ export function holdResponse(res: ServerResponse, committer: Committer): void {
     released: false,
   }
   Object.assign(res, WRAPPERS)
+}
+
+let warnedLate = false
+
+// The handler changed the session after the response's headers left: the change cannot be committed before the
+// first byte, so it is not stored. Said once per process, as a warning with a code apps can filter on.
+function warnLate(): void {
+  if (warnedLate) return
+  warnedLate = true
+  process.emitWarning(
+    'a session was changed after the response headers were sent; such changes are not stored (change the session first)',
+    { type: 'CoatcheckWarning', code: 'COATCHECK_LATE_CHANGE' },
+  )
 }
 
 const WRAPPERS = {

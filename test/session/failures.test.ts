@@ -10,6 +10,11 @@ describe('store failures fail closed', () => {
   const errors: unknown[] = []
   before(async () => {
     app = await startApp({ storeTimeout: 100, onEvent: (e) => events.push(e) }, (express) => {
+      express.get('/late', (req, res) => {
+        res.write('headers and a first chunk are out; ')
+        req.session.late = true
+        res.end('this change comes too late to be stored')
+      })
       express.get('/stream', (req, res) => {
         req.session.streamed = true
         res.write('first chunk ')
@@ -82,6 +87,26 @@ describe('store failures fail closed', () => {
     app.spy.heal()
     assert.equal(failed.status, 503)
     assert.equal(failed.body, 'Service Unavailable')
+  })
+
+  it('a change made after the first byte left is not stored (there is no response left to hold)', async () => {
+    const warnings: Array<{ code?: string }> = []
+    const onWarning = (w: Error & { code?: string }) => warnings.push(w)
+    process.on('warning', onWarning)
+    const browser = app.browser()
+    await browser.post('/session', { a: 1 })
+    const reply = await browser.get('/late')
+    await browser.get('/late')
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('warning', onWarning)
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['COATCHECK_LATE_CHANGE'],
+      'said once',
+    )
+    assert.equal(reply.status, 200)
+    assert.deepEqual(reply.setCookies, [])
+    assert.deepEqual({ ...(await app.inner.get(keyOf(browser)))?.data }, { a: '1' })
   })
 
   it('no unhandled rejection or crash happened along the way', () => {
