@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
 import { EXPECTED_BODY } from './servers/serve.ts'
-import type { Running, ServerName } from './servers.ts'
+import type { Running } from './servers.ts'
 
 /** How every server is loaded. Times in seconds. */
 export interface LoadSettings {
@@ -9,9 +9,21 @@ export interface LoadSettings {
   duration: number
 }
 
+/** The request every connection repeats. */
+export interface Target {
+  method?: 'GET' | 'POST'
+  /** Default `/me`. */
+  path?: string
+  headers?: Record<string, string>
+  /** Cookies handed out one per connection in turn, so concurrent writes go to different sessions. */
+  cookies?: string[]
+  /** Default the authenticated read's answer. */
+  expectBody?: string
+}
+
 /** One measured run of one server. */
 export interface Measurement {
-  server: ServerName
+  server: string
   requests: number
   seconds: number
   reqPerSec: number
@@ -21,6 +33,8 @@ export interface Measurement {
   latencyP99Ms: number
   /** This process's CPU use during the run; near 100 % means the load generator, not the server, set the pace. */
   loaderCpuPercent: number
+  /** The database server's CPU time over the run, per request, when a `dbCpu` clock was given. */
+  dbCpuUsPerRequest?: number
 }
 
 /**
@@ -43,16 +57,27 @@ export async function logIn(server: Running): Promise<Record<string, string>> {
   return headers
 }
 
-/** Warms `server` up, then measures it. Throws when any request of either run failed. */
-export async function measure(server: Running, headers: Record<string, string>, s: LoadSettings): Promise<Measurement> {
-  await load(server, headers, s.connections, s.warmup)
+/**
+ * Warms `server` up, then measures it; `dbCpu` (µs so far) charges a database server too. Throws when any request of
+ * either run failed.
+ */
+export async function measure(
+  server: Running,
+  target: Target,
+  s: LoadSettings,
+  dbCpu?: () => Promise<number>,
+): Promise<Measurement> {
+  await load(server, target, s.connections, s.warmup)
+  const dbBefore = await dbCpu?.()
   const serverBefore = await server.cpu()
   const loaderBefore = process.cpuUsage()
-  const result = await load(server, headers, s.connections, s.duration)
+  const result = await load(server, target, s.connections, s.duration)
   const serverUs = (await server.cpu()) - serverBefore
   const loader = process.cpuUsage(loaderBefore)
+  const dbUs = dbBefore === undefined ? undefined : (await dbCpu!()) - dbBefore
   const requests = result.requests.total
   return {
+    ...(dbUs !== undefined && { dbCpuUsPerRequest: dbUs / requests }),
     server: server.name,
     requests,
     seconds: result.duration,
@@ -64,13 +89,25 @@ export async function measure(server: Running, headers: Record<string, string>, 
   }
 }
 
-async function load(server: Running, headers: Record<string, string>, connections: number, duration: number) {
+/** Loads `server` for `s.warmup` seconds and forgets the figures. */
+export async function warm(server: Running, target: Target, s: LoadSettings): Promise<void> {
+  await load(server, target, s.connections, s.warmup)
+}
+
+async function load(server: Running, target: Target, connections: number, duration: number) {
+  const { cookies = [], headers = {} } = target
+  let next = 0
   const result = await autocannon({
-    url: `${server.url}/me`,
+    url: `${server.url}${target.path ?? '/me'}`,
+    method: target.method ?? 'GET',
     connections,
     duration,
     headers,
-    expectBody: EXPECTED_BODY,
+    expectBody: target.expectBody ?? EXPECTED_BODY,
+    setupClient:
+      cookies.length === 0
+        ? undefined
+        : (client) => client.setHeaders({ ...headers, cookie: cookies[next++ % cookies.length]! }),
   })
   // Timeouts are counted in `errors`; a failed request answers fast, so one would flatter the numbers.
   const { errors, non2xx, mismatches } = result

@@ -1,30 +1,40 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
-import type { FromServer } from './servers/serve.ts'
+import type { FromServer, ToServer } from './servers/serve.ts'
 
-/** The servers under test, by file name in `bench/servers/`. */
+/** The servers of the read benchmark, by file name in `bench/servers/`. */
 export const SERVERS = ['bare', 'bare-middleware', 'express-session', 'coatcheck'] as const
 export type ServerName = (typeof SERVERS)[number]
 
 /** A bench server running in its own child process. */
 export interface Running {
-  name: ServerName
+  /** What the tables call it. */
+  name: string
   url: string
   /** The child's CPU time so far (user + system), in µs. */
   cpu(): Promise<number>
+  /** Sends one message and resolves the child's reply. */
+  ask(message: ToServer): Promise<FromServer>
   /** Ends the child (SIGTERM, then SIGKILL after a grace period). Safe to call twice. */
   stop(): Promise<void>
+}
+
+/** Which file a server runs and what it is told on its command line. */
+export interface StartOptions {
+  /** File name in `bench/servers/`, without `.ts`. Default `name`. */
+  file?: string
+  args?: string[]
 }
 
 const started = new Set<ChildProcess>()
 
 /**
- * Forks `bench/servers/<name>.ts` with this same Node binary and waits until it reports its port. With
+ * Forks `bench/servers/<file>.ts` with this same Node binary and waits until it reports its port. With
  * `BENCH_PROFILE=1` each child writes a `--cpu-prof` profile to `bench/results/profiles/` when stopped.
  */
-export async function start(name: ServerName): Promise<Running> {
+export async function start(name: string, { file = name, args = [] }: StartOptions = {}): Promise<Running> {
   const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : []
-  const child = fork(new URL(`./servers/${name}.ts`, import.meta.url), [], {
+  const child = fork(new URL(`./servers/${file}.ts`, import.meta.url), args, {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
@@ -39,13 +49,17 @@ export async function start(name: ServerName): Promise<Running> {
     })
   })
 
-  const cpu = async () => {
-    child.send({ type: 'cpu' })
+  const ask = async (message: ToServer) => {
+    child.send(message)
     const [reply] = (await once(child, 'message')) as [FromServer]
+    return reply
+  }
+  const cpu = async () => {
+    const reply = await ask({ type: 'cpu' })
     if (reply.type !== 'cpu') throw new Error(`${name} server answered ${reply.type} to a CPU question`)
     return reply.usage.user + reply.usage.system
   }
-  return { name, url: `http://127.0.0.1:${port}`, cpu, stop: () => stop(child) }
+  return { name, url: `http://127.0.0.1:${port}`, cpu, ask, stop: () => stop(child) }
 }
 
 /** Stops every child this module started; for `finally` blocks and signal handlers. */

@@ -2,13 +2,24 @@
 // global `req.session` would clash with coatcheck's.
 
 declare module 'autocannon' {
+  export interface Client {
+    setHeaders(headers: Record<string, string>): void
+  }
   export interface Options {
     url: string
+    method?: 'GET' | 'POST'
     connections?: number
     /** Seconds. */
     duration?: number
+    /** Requests in all; overrides `duration`. */
+    amount?: number
+    /** Seconds to wait for each response. Default 10. */
+    timeout?: number
     headers?: Record<string, string>
+    body?: string
     expectBody?: string
+    /** Called once per connection. */
+    setupClient?: ((client: Client) => void) | undefined
   }
   export interface Result {
     /** Seconds. */
@@ -18,7 +29,7 @@ declare module 'autocannon' {
     mismatches: number
     non2xx: number
     requests: { total: number }
-    latency: { p50: number; p99: number }
+    latency: { p50: number; p99: number; max: number }
   }
   function autocannon(options: Options): Promise<Result>
   export default autocannon
