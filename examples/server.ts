@@ -1,8 +1,10 @@
 /**
  * A minimal coatcheck app: `npm start`, then open http://127.0.0.1:3000. It keeps a visit counter and a short list
- * of notes in the session, and shows the session's expiry. SESSION_SECRET, PORT and HOST come from the environment.
+ * of notes in the session. SESSION_SECRET, DATA_DIR (default `data`), PORT and HOST come from the environment.
  */
 import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import express from 'express'
 import { session } from '../src/index.ts'
 import { sqliteStore } from '../src/stores/sqlite.ts'
@@ -14,13 +16,23 @@ declare module '../src/session/types.ts' {
   }
 }
 
-const secret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url')
-if (!process.env.SESSION_SECRET) console.warn('SESSION_SECRET is not set: using a random one, sessions end on restart')
+// The secret signs the cookies. Without SESSION_SECRET the demo makes one and keeps it beside the database, so that
+// sessions survive a restart of the demo as they would in production.
+function demoSecret(dir: string): string {
+  const file = join(dir, 'session-secret')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(dir, { recursive: true })
+  const made = randomBytes(32).toString('base64url')
+  writeFileSync(file, made, { mode: 0o600 })
+  return made
+}
+const dataDir = process.env.DATA_DIR ?? 'data'
+const secret = process.env.SESSION_SECRET ?? demoSecret(dataDir)
 
 const app = express()
 app.use(express.urlencoded({ extended: false }))
 // SQLite, embedded: sessions survive a restart of the server (with the same SESSION_SECRET).
-const store = sqliteStore({ path: process.env.SESSION_DB ?? 'data/sessions.db' })
+const store = sqliteStore({ path: join(dataDir, 'sessions.db') })
 app.use(session({ secret, store }))
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
