@@ -1,11 +1,13 @@
 import { invalidOption } from '../errors.ts'
+import { heapPop, heapPush } from './memory/heap.ts'
 import type { CounterState, SessionRecord, Store, StoredData, TokenRecord } from './types.ts'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * The most sessions held at once. Creating one more first drops expired sessions, then evicts the one that expires
-   * soonest. Must be a positive integer. Default 10 000.
+   * The most sessions held at once. Creating one more first drops expired sessions, then evicts the anonymous session
+   * (`userId` null) that expires soonest, and only when none is left the logged-in one that expires soonest. Must be a
+   * positive integer. Default 10 000.
    */
   maxEntries?: number
   /**
@@ -20,47 +22,58 @@ export interface MemoryStoreOptions {
 const MAX_TIMER_DELAY = 2 ** 31 - 1
 
 /**
- * A store that keeps everything in this process: for tests and single-process apps. Bounded by `maxEntries`, with
- * expired records swept by one unref'd timer, so it neither leaks nor keeps the process alive. `close()` stops the timer.
+ * A store that keeps everything in this process: for tests and single-process apps. Bounded by `maxEntries`: a full
+ * store drops expired sessions, then evicts anonymous ones before any logged-in one (each class soonest-expiring
+ * first, in amortized O(log n)), so a burst of new anonymous sessions cannot log users out. Expired records are swept
+ * by one unref'd timer, so it neither leaks nor keeps the process alive. `close()` stops the timer.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const { maxEntries, sweepInterval, now } = resolveOptions(options)
   const sessions = new Table<SessionRecord>()
-  let deadlines: Deadline[] = []
+  let anonymous: Deadline[] = []
+  let withUser: Deadline[] = []
   const tokens = new Table<TokenRecord>()
   const counters = new Map<string, CounterState>()
 
-  // Every session has a current heap entry at its present deadline. Entries left behind by a touch, an update or a
-  // replaced record are stale and skipped when they surface; rebuilding once they outnumber live ones keeps the heap
-  // O(n) and every operation amortized O(log n).
-  const isCurrent = (e: Deadline) => sessions.records.get(e.key) === e.record && e.record.expiresAt === e.at
+  // Every session has a current entry at its present deadline in the heap of its class (anonymous or with a user).
+  // Entries left behind by a touch, an update, a login or logout or a replaced record are stale and skipped when they
+  // surface; rebuilding once they outnumber live ones keeps the heaps O(n) and every operation amortized O(log n).
+  const isCurrent = (e: Deadline) =>
+    sessions.records.get(e.key) === e.record &&
+    e.record.expiresAt === e.at &&
+    (e.record.userId === null) === e.anonymous
 
   function schedule(key: string, record: SessionRecord, expiresAt: number): void {
     record.expiresAt = expiresAt
-    heapPush(deadlines, { at: expiresAt, key, record })
-    if (deadlines.length > 2 * sessions.records.size + 64) {
-      // A sorted array is a valid heap.
-      deadlines = [...sessions.records]
-        .map(([k, r]) => ({ at: r.expiresAt, key: k, record: r }))
+    const entry = { at: expiresAt, key, record, anonymous: record.userId === null }
+    heapPush(entry.anonymous ? anonymous : withUser, entry)
+    if (anonymous.length + withUser.length > 2 * sessions.records.size + 64) {
+      const all = [...sessions.records]
+        .map(([k, r]) => ({ at: r.expiresAt, key: k, record: r, anonymous: r.userId === null }))
         .sort((a, b) => a.at - b.at)
+      anonymous = all.filter((e) => e.anonymous)
+      withUser = all.filter((e) => !e.anonymous)
     }
   }
 
   function dropExpiredSessions(): number {
     const t = now()
     let removed = 0
-    for (let top = deadlines[0]; top !== undefined && top.at <= t; top = deadlines[0]) {
-      heapPop(deadlines)
-      if (isCurrent(top) && sessions.delete(top.key)) removed++
+    for (const heap of [anonymous, withUser]) {
+      for (let top = heap[0]; top !== undefined && top.at <= t; top = heap[0]) {
+        heapPop(heap)
+        if (isCurrent(top) && sessions.delete(top.key)) removed++
+      }
     }
     return removed
   }
 
+  // Anonymous sessions go first: a burst of them (a crawler) must not push logged-in users out.
   function makeRoom(): void {
     if (sessions.records.size < maxEntries) return
     dropExpiredSessions()
     while (sessions.records.size >= maxEntries) {
-      const top = heapPop(deadlines)
+      const top = heapPop(anonymous) ?? heapPop(withUser)
       if (top === undefined) break
       if (isCurrent(top)) sessions.delete(top.key)
     }
@@ -97,11 +110,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         for (const name of patch.unset ?? []) delete data[name]
         record.data = Object.freeze(data)
       }
+      const wasAnonymous = record.userId === null
       if (patch.userId !== undefined) sessions.setUser(key, record, patch.userId)
       if (patch.meta) record.meta = Object.freeze({ ...patch.meta })
       if (patch.lastSeenAt !== undefined) record.lastSeenAt = patch.lastSeenAt
       if (patch.absoluteExpiresAt !== undefined) record.absoluteExpiresAt = patch.absoluteExpiresAt
-      if (patch.expiresAt !== undefined && patch.expiresAt !== record.expiresAt) schedule(key, record, patch.expiresAt)
+      const expiresAt = patch.expiresAt ?? record.expiresAt
+      // A login or logout moves the session to the other eviction class.
+      if (expiresAt !== record.expiresAt || (record.userId === null) !== wasAnonymous) schedule(key, record, expiresAt)
       return true
     },
     async touch(key, lastSeenAt, expiresAt) {
@@ -261,27 +277,6 @@ interface Deadline {
   at: number
   key: string
   record: SessionRecord
-}
-
-// A binary min-heap on `at`, kept in an array.
-function heapPush(items: Deadline[], entry: Deadline): void {
-  let i = items.push(entry) - 1
-  for (let parent = (i - 1) >> 1; i > 0 && items[parent]!.at > entry.at; i = parent, parent = (i - 1) >> 1) {
-    items[i] = items[parent]!
-  }
-  items[i] = entry
-}
-
-function heapPop(items: Deadline[]): Deadline | undefined {
-  const top = items[0]
-  const last = items.pop()!
-  if (items.length === 0) return top
-  let i = 0
-  for (let child = 1; child < items.length; i = child, child = 2 * i + 1) {
-    if (child + 1 < items.length && items[child + 1]!.at < items[child]!.at) child++
-    if (items[child]!.at >= last.at) break
-    items[i] = items[child]!
-  }
-  items[i] = last
-  return top
+  /** The eviction class: current only while it matches the record's. */
+  anonymous: boolean
 }

@@ -37,12 +37,12 @@ describe('memoryStore', () => {
     }
   })
 
-  it('evicts the soonest-expiring session, not the oldest, and unindexes it', async () => {
+  it('with only logged-in sessions, evicts the soonest-expiring one, not the oldest, and unindexes it', async () => {
     const store = memoryStore({ maxEntries: 3, now: manualClock().now })
-    await store.create('first', record(5_000))
+    await store.create('first', record(5_000, 'u0'))
     await store.create('second', record(2_000, 'u1'))
-    await store.create('third', record(3_000))
-    await store.create('fourth', record(4_000))
+    await store.create('third', record(3_000, 'u0'))
+    await store.create('fourth', record(4_000, 'u0'))
     assert.equal(await store.get('second'), undefined)
     for (const key of ['first', 'third', 'fourth']) assert.notEqual(await store.get(key), undefined, key)
     assert.deepEqual(await store.listByUser('u1'), [])
@@ -55,6 +55,80 @@ describe('memoryStore', () => {
       ['second'],
     )
     assert.equal(await store.get('third'), undefined)
+    assert.deepEqual((await store.listByUser('u0')).map((e) => e.key).sort(), ['first', 'fourth'])
+  })
+
+  it('evicts an anonymous session before logged-in ones that expire sooner', async () => {
+    const store = memoryStore({ maxEntries: 3, now: manualClock().now })
+    await store.create('alice', record(2_000, 'u1'))
+    await store.create('bob', record(3_000, 'u2'))
+    await store.create('anon', record(9_000))
+    await store.create('new', record(9_500))
+    assert.equal(await store.get('anon'), undefined)
+    for (const key of ['alice', 'bob', 'new']) assert.notEqual(await store.get(key), undefined, key)
+  })
+
+  it('evicts the soonest-expiring anonymous session, not the oldest', async () => {
+    const store = memoryStore({ maxEntries: 3, now: manualClock().now })
+    await store.create('alice', record(2_000, 'u1'))
+    await store.create('old', record(9_000))
+    await store.create('soon', record(4_000))
+    await store.create('new', record(9_500))
+    assert.equal(await store.get('soon'), undefined)
+    for (const key of ['alice', 'old', 'new']) assert.notEqual(await store.get(key), undefined, key)
+  })
+
+  it('keeps logged-in sessions through a flood of anonymous ones', async () => {
+    const store = memoryStore({ maxEntries: 3, now: manualClock().now })
+    await store.create('alice', record(2_000, 'u1'))
+    await store.create('bob', record(3_000, 'u2'))
+    for (let i = 0; i < 100; i++) await store.create(`crawler${i}`, record(10_000 + i))
+    for (const [user, key] of [
+      ['u1', 'alice'],
+      ['u2', 'bob'],
+    ] as const) {
+      assert.deepEqual(
+        (await store.listByUser(user)).map((e) => e.key),
+        [key],
+      )
+    }
+    assert.notEqual(await store.get('crawler99'), undefined)
+    for (let i = 0; i < 99; i++) assert.equal(await store.get(`crawler${i}`), undefined, `crawler${i}`)
+  })
+
+  it('protects a session once it logs in and exposes it once it logs out', async () => {
+    const store = memoryStore({ maxEntries: 3, now: manualClock().now })
+    await store.create('a', record(2_000))
+    await store.create('b', record(3_000))
+    await store.create('c', record(9_000, 'u1'))
+    // Enough logins and logouts to rebuild the heaps several times; it ends logged in at its old deadline, so only
+    // its class tells its old anonymous entries from its current one.
+    for (let i = 0; i < 100; i++) await store.update('a', { userId: i % 2 === 0 ? 'u2' : null })
+    await store.update('a', { userId: 'u2' })
+    await store.update('c', { userId: null, expiresAt: 8_000 })
+    assert.deepEqual(await store.listByUser('u1'), [])
+    await store.create('d', record(9_500))
+    assert.equal(await store.get('b'), undefined)
+    await store.create('e', record(9_600))
+    assert.equal(await store.get('c'), undefined)
+    for (const key of ['a', 'd', 'e']) assert.notEqual(await store.get(key), undefined, key)
+    assert.deepEqual(
+      (await store.listByUser('u2')).map((e) => [e.key, e.record.expiresAt]),
+      [['a', 2_000]],
+    )
+    // Switching users keeps it in the protected class; only when no anonymous session is left does it go.
+    await store.update('a', { userId: 'u3' })
+    await store.create('f', record(9_700))
+    assert.equal(await store.get('d'), undefined)
+    await store.destroy('e')
+    await store.destroy('f')
+    await store.create('g', record(9_800, 'u4'))
+    await store.create('h', record(9_900, 'u4'))
+    await store.create('i', record(9_950))
+    assert.equal(await store.get('a'), undefined)
+    assert.deepEqual(await store.listByUser('u2'), [])
+    assert.deepEqual(await store.listByUser('u3'), [])
+    assert.deepEqual((await store.listByUser('u4')).map((e) => e.key).sort(), ['g', 'h'])
   })
 
   it('evicts by the current deadline after touches and updates', async () => {
@@ -69,21 +143,23 @@ describe('memoryStore', () => {
     for (const key of ['a', 'b', 'd']) assert.notEqual(await store.get(key), undefined, key)
   })
 
-  it('still evicts by deadline after many touches', async () => {
-    const store = memoryStore({ maxEntries: 4, now: manualClock().now })
-    const final = { a: 7_000, b: 8_000, c: 6_000 }
-    for (const key of Object.keys(final)) await store.create(key, record(2_000))
-    // Never touched: only the rebuilds that the touches cause carry its deadline along.
-    await store.create('z', record(5_000))
-    for (let i = 0; i < 200; i++) {
-      for (const [key, at] of Object.entries(final)) await store.touch(key, 1_000, i === 199 ? at : 10_000 + i)
-    }
-    await store.create('d', record(9_000))
-    assert.equal(await store.get('z'), undefined)
-    await store.create('e', record(9_000))
-    assert.equal(await store.get('c'), undefined)
-    for (const key of ['a', 'b', 'd', 'e']) assert.notEqual(await store.get(key), undefined, key)
-  })
+  for (const userId of [null, 'u1']) {
+    it(`still evicts by deadline after many touches (userId ${userId})`, async () => {
+      const store = memoryStore({ maxEntries: 4, now: manualClock().now })
+      const final = { a: 7_000, b: 8_000, c: 6_000 }
+      for (const key of Object.keys(final)) await store.create(key, record(2_000, userId))
+      // Never touched: only the rebuilds that the touches cause carry its deadline along.
+      await store.create('z', record(5_000, userId))
+      for (let i = 0; i < 200; i++) {
+        for (const [key, at] of Object.entries(final)) await store.touch(key, 1_000, i === 199 ? at : 10_000 + i)
+      }
+      await store.create('d', record(9_000, userId))
+      assert.equal(await store.get('z'), undefined)
+      await store.create('e', record(9_000, userId))
+      assert.equal(await store.get('c'), undefined)
+      for (const key of ['a', 'b', 'd', 'e']) assert.notEqual(await store.get(key), undefined, key)
+    })
+  }
 
   it('drops every expired session before evicting a live one', async () => {
     const clock = manualClock()
@@ -109,7 +185,7 @@ describe('memoryStore', () => {
     const model = new Map<string, { expiresAt: number; userId: string | null }>()
     const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
     let unique = 0
-    // The fraction keeps deadlines distinct, so the soonest-expiring session is never a tie.
+    // The fraction keeps deadlines distinct, so the session to evict is never a tie.
     const deadline = () => clock.t + 1 + Math.floor(random() * 500) * 1_000 + unique++ / 10_000
     const alive = (key: string) => (model.get(key)?.expiresAt ?? 0) > clock.t
     for (let step = 0; step < 3_000; step++) {
@@ -124,8 +200,12 @@ describe('memoryStore', () => {
           model.delete(key)
           if (model.size >= 20) for (const [k, v] of model) if (v.expiresAt <= clock.t) model.delete(k)
           if (model.size >= 20) {
-            const [soonest] = [...model].sort((x, y) => x[1].expiresAt - y[1].expiresAt)[0]!
-            model.delete(soonest)
+            // Anonymous sessions first, soonest-expiring first; logged-in ones only when no anonymous one is left.
+            const loggedIn = (v: { userId: string | null }) => Number(v.userId !== null)
+            const [evicted] = [...model].sort(
+              ([, x], [, y]) => loggedIn(x) - loggedIn(y) || x.expiresAt - y.expiresAt,
+            )[0]!
+            model.delete(evicted)
           }
           model.set(key, { expiresAt, userId })
         }
