@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { CoatcheckError } from '../../src/errors.ts'
-import { migrate, type PostgresStoreOptions, postgresStore } from '../../src/stores/postgres.ts'
+import { migrate, type PostgresQueryable, type PostgresStoreOptions, postgresStore } from '../../src/stores/postgres.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
 import { storeConformance } from './conformance.ts'
@@ -60,6 +60,7 @@ describe('postgresStore', () => {
       [{ schema: 'Public' }, 'schema'],
       [{ schema: '' }, 'schema'],
       [{ createTables: 'yes' as unknown as boolean }, 'createTables'],
+      [{ preparedStatements: 1 as unknown as boolean }, 'preparedStatements'],
       [{ pruneInterval: 0 }, 'pruneInterval'],
       [{ pruneInterval: 1.5 }, 'pruneInterval'],
       [{ pruneInterval: 2 ** 31 }, 'pruneInterval'],
@@ -155,6 +156,89 @@ describe('postgresStore', () => {
     await store.update('k', { set: { more: '{ "x" : 1 }' } })
     assert.deepEqual({ ...(await store.get('k'))?.data }, { ...data, more: '{ "x" : 1 }' })
     await store.close()
+  })
+
+  it('prepares each statement once per connection, under a name of its own text', async () => {
+    // One connection, so pg_prepared_statements shows everything the stores prepared.
+    const single = new pg.Pool({ connectionString: server.connectionString, max: 1 })
+    const prepared = async () =>
+      (await single.query('SELECT name, statement FROM pg_prepared_statements ORDER BY name')).rows
+    const stores = [
+      await postgresStore({ pool: single, tablePrefix: 'prep_a_' }),
+      await postgresStore({ pool: single, tablePrefix: 'prep_b_' }),
+      await postgresStore({ pool: single, tablePrefix: 'prep_a_', schema: 'prep' }),
+      await postgresStore({ pool: single, tablePrefix: 'prep_a_' }),
+    ]
+    for (const [n, store] of stores.entries()) {
+      for (let i = 0; i < 2; i++) {
+        const key = `k${n}.${i}`
+        assert.equal(await store.create(key, record()), true)
+        assert.equal(await store.update(key, { set: { n: `${i}` } }), true)
+        assert.deepEqual({ ...(await store.get(key))?.data }, { cart: '[1,2]', n: `${i}` })
+      }
+    }
+    const rows = await prepared()
+    assert.ok(
+      rows.every((r) => /^coatcheck_[a-zA-Z]+_[0-9a-f]{12}$/.test(r.name)),
+      JSON.stringify(rows),
+    )
+    const named = (what: string) => rows.filter((r) => r.name.startsWith(`coatcheck_${what}_`))
+    // Three texts (two prefixes, one schema), each prepared once; the fourth store shares the first one's.
+    assert.equal(named('get').length, 3)
+    assert.equal(named('create').length, 3)
+    assert.equal(named('update').length, 3)
+    assert.ok(named('get').some((r) => r.statement.includes('"prep"."prep_a_sessions"')))
+    for (const store of stores) await store.close()
+    await single.end()
+  })
+
+  it('with preparedStatements: false, sends text and values only', async () => {
+    const single = new pg.Pool({ connectionString: server.connectionString, max: 1 })
+    const textOnly = {
+      query: (text: string, values?: unknown[]) => {
+        assert.equal(typeof text, 'string')
+        return single.query(text, values)
+      },
+    }
+    const store = await postgresStore({ pool: textOnly as PostgresQueryable, preparedStatements: false })
+    assert.equal(await store.create('k', record({ userId: 'text-only' })), true)
+    assert.equal(await store.update('k', { set: { more: '{ "x" : 1 }' }, unset: ['cart'] }), true)
+    assert.deepEqual({ ...(await store.get('k'))?.data }, { more: '{ "x" : 1 }' })
+    assert.equal((await store.listByUser('text-only')).length, 1)
+    assert.equal((await store.counters.hit('c', HOUR)).count, 1)
+    assert.deepEqual((await single.query('SELECT name FROM pg_prepared_statements')).rows, [])
+    await store.close()
+    await single.end()
+  })
+
+  it('reads the same records whatever type parsers the app gave its pool', async () => {
+    // An app may have pg hand jsonb over unparsed and bigint as BigInt; the store must not depend on either.
+    const types = {
+      getTypeParser: (oid: number, format?: 'text' | 'binary') => {
+        if (oid === pg.types.builtins.JSONB) return (text: string) => text
+        if (oid === pg.types.builtins.INT8) return (text: string) => BigInt(text)
+        return pg.types.getTypeParser(oid, format)
+      },
+    }
+    const custom = new pg.Pool({ connectionString: server.connectionString, max: 1, types })
+    const store = await postgresStore({ pool: custom, tablePrefix: prefix() })
+    const data = Object.fromEntries([
+      ['__proto__', '"p"'],
+      ['constructor', '1'],
+      ['cart', '[1, 2]'],
+    ])
+    const written = record({ data, meta: { ip: '::1', fresh: true, n: 1.5, none: null } })
+    await store.create('k', written)
+    const read = await store.get('k')
+    assert.ok(read)
+    assert.equal(Object.getOwnPropertyDescriptor(read.data, '__proto__')?.value, '"p"')
+    assert.deepEqual({ ...read, data: { ...read.data }, meta: { ...read.meta } }, written)
+    assert.deepEqual(
+      (await store.listByUser('u1')).map((e) => e.record.expiresAt),
+      [written.expiresAt],
+    )
+    await store.close()
+    await custom.end()
   })
 
   it('prunes expired rows on its timer, and a failing prune does not surface', async () => {

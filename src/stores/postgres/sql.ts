@@ -1,0 +1,155 @@
+/**
+ * The SQL of the PostgreSQL store: table names, the migration and every statement, each named for preparing.
+ *
+ * Session data keeps the contract's exact JSON texts: `data` is a jsonb object whose values are JSON *strings* holding
+ * each key's text, e.g. {"cart": "[1,2]"}. Storing the values as real jsonb would normalize them (spaces, key order,
+ * number spelling), so a read would not return what was written; a `json` column keeps text but cannot be patched in
+ * place. This way a patch is one `(data - unset) || set`, and the table stays inspectable: `data->>'cart'`, or
+ * `(data->>'cart')::jsonb` to look inside. `meta` holds flat JSON scalars, which round-trip through jsonb as they are.
+ */
+import { createHash } from 'node:crypto'
+import { invalidOption } from '../../errors.ts'
+
+/** Quoted, schema-qualified table names, ready to paste into SQL. */
+export interface Tables {
+  sessions: string
+  tokens: string
+  counters: string
+  schema: string | undefined
+  prefix: string
+}
+
+/** One statement of the store: its SQL and the name it is prepared under. */
+export interface Statement {
+  /**
+   * `coatcheck_<what>_<hash of text>`: pg caches prepared statements per connection by name, and rejects a name
+   * reused for other text.
+   */
+  readonly name: string
+  readonly text: string
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
+// The longest name derived from the prefix, `<prefix>sessions_expires_at_idx`, must fit PostgreSQL's 63 bytes, or
+// PostgreSQL would truncate it silently.
+const MAX_PREFIX = 40
+
+/** Validates the table options (see `PostgresTableOptions`) into quoted names. */
+export function resolveTables(options: { tablePrefix?: string; schema?: string }): Tables {
+  const { tablePrefix = 'coatcheck_', schema } = options
+  if (typeof tablePrefix !== 'string' || !IDENTIFIER.test(tablePrefix) || tablePrefix.length > MAX_PREFIX) {
+    throw invalidOption('tablePrefix', `must match ${IDENTIFIER} and be at most ${MAX_PREFIX} characters`)
+  }
+  if (schema !== undefined && (typeof schema !== 'string' || !IDENTIFIER.test(schema) || schema.length > 63)) {
+    throw invalidOption('schema', `must match ${IDENTIFIER} and be at most 63 characters`)
+  }
+  // Validated above, so quoting cannot be escaped; quoted, so reserved words are fine as names.
+  const qualify = (name: string) => `${schema === undefined ? '' : `"${schema}".`}"${tablePrefix}${name}"`
+  return Object.freeze({
+    sessions: qualify('sessions'),
+    tokens: qualify('tokens'),
+    counters: qualify('counters'),
+    schema,
+    prefix: tablePrefix,
+  })
+}
+
+/** The idempotent DDL of these tables: one multi-statement query, serialized by an advisory lock. */
+export function migration({ sessions, tokens, counters, schema, prefix }: Tables): string {
+  // An index lives in its table's schema, so its name is never qualified.
+  const index = (name: string) => `"${prefix}${name}"`
+  return `
+    SELECT pg_advisory_xact_lock(hashtext('coatcheck migrate'));
+    ${schema === undefined ? '' : `CREATE SCHEMA IF NOT EXISTS "${schema}";`}
+    CREATE TABLE IF NOT EXISTS ${sessions} (
+      key text PRIMARY KEY,
+      user_id text,
+      data jsonb NOT NULL,
+      meta jsonb NOT NULL,
+      created_at bigint NOT NULL,
+      last_seen_at bigint NOT NULL,
+      expires_at bigint NOT NULL,
+      absolute_expires_at bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS ${index('sessions_user_id_idx')} ON ${sessions} (user_id);
+    CREATE INDEX IF NOT EXISTS ${index('sessions_expires_at_idx')} ON ${sessions} (expires_at);
+    CREATE TABLE IF NOT EXISTS ${tokens} (
+      id text PRIMARY KEY,
+      user_id text NOT NULL,
+      hash text NOT NULL,
+      created_at bigint NOT NULL,
+      expires_at bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS ${index('tokens_user_id_idx')} ON ${tokens} (user_id);
+    CREATE TABLE IF NOT EXISTS ${counters} (
+      key text PRIMARY KEY,
+      count integer NOT NULL,
+      reset_at bigint NOT NULL
+    );`
+}
+
+/** The store's statements for these tables. Times are bigint, which come back as strings (or as the pool parses them). */
+export function statements({ sessions, tokens, counters }: Tables) {
+  // `data` and `meta` come back as their jsonb text, parsed by the store itself: one output function per column, no
+  // per-row aggregation, and the same result whatever jsonb parser the app gave its pool (see toSession).
+  const record = `key, user_id, data::text AS data, meta::text AS meta,
+    created_at, last_seen_at, expires_at, absolute_expires_at`
+  const texts = {
+    get: `SELECT ${record} FROM ${sessions} WHERE key = $1 AND expires_at > $2`,
+    // Replaces a record only once it has expired; a live one makes the upsert a no-op (rowCount 0).
+    create: `INSERT INTO ${sessions} AS s
+        (key, user_id, data, meta, created_at, last_seen_at, expires_at, absolute_expires_at)
+      VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8)
+      ON CONFLICT (key) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, meta = excluded.meta,
+        created_at = excluded.created_at, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at,
+        absolute_expires_at = excluded.absolute_expires_at
+      WHERE s.expires_at <= $9`,
+    // One statement: the row lock makes concurrent patches apply one after the other, each to the latest data.
+    // An empty `unset` or `set` hands `data` back as it is: PostgreSQL's jsonb `-` and `||` skip an empty operand.
+    update: `UPDATE ${sessions} SET
+        data = (data - $3::text[]) || $4::jsonb,
+        user_id = CASE WHEN $5::boolean THEN $6::text ELSE user_id END,
+        meta = coalesce($7::jsonb, meta),
+        last_seen_at = coalesce($8::bigint, last_seen_at),
+        expires_at = coalesce($9::bigint, expires_at),
+        absolute_expires_at = coalesce($10::bigint, absolute_expires_at)
+      WHERE key = $1 AND expires_at > $2`,
+    touch: `UPDATE ${sessions} SET last_seen_at = $3, expires_at = $4 WHERE key = $1 AND expires_at > $2`,
+    destroy: `DELETE FROM ${sessions} WHERE key = $1`,
+    listByUser: `SELECT ${record} FROM ${sessions} WHERE user_id = $1 AND expires_at > $2`,
+    destroyByUser: `WITH gone AS (
+        DELETE FROM ${sessions} WHERE user_id = $1 AND key IS DISTINCT FROM $2 RETURNING expires_at
+      ) SELECT count(*) FILTER (WHERE expires_at > $3)::int AS n FROM gone`,
+    // Data-modifying CTEs all run, read or not: one round trip prunes the three tables.
+    prune: `WITH gone AS (DELETE FROM ${sessions} WHERE expires_at <= $1 RETURNING 1),
+        t AS (DELETE FROM ${tokens} WHERE expires_at <= $1),
+        c AS (DELETE FROM ${counters} WHERE reset_at <= $1)
+      SELECT count(*)::int AS n FROM gone`,
+    tokenCreate: `INSERT INTO ${tokens} AS t (id, user_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, hash = excluded.hash,
+        created_at = excluded.created_at, expires_at = excluded.expires_at
+      WHERE t.expires_at <= $6`,
+    tokenGet: `SELECT user_id, hash, created_at, expires_at FROM ${tokens} WHERE id = $1 AND expires_at > $2`,
+    // Compare-and-swap: of two concurrent rotations, the second re-checks the hash after the first commits.
+    tokenRotate: `UPDATE ${tokens} SET hash = $4, expires_at = $5 WHERE id = $1 AND hash = $2 AND expires_at > $3`,
+    tokenDestroy: `DELETE FROM ${tokens} WHERE id = $1`,
+    tokenDestroyByUser: `WITH gone AS (DELETE FROM ${tokens} WHERE user_id = $1 RETURNING expires_at)
+      SELECT count(*) FILTER (WHERE expires_at > $2)::int AS n FROM gone`,
+    // The first hit of a window, or the first after it ended, (re)opens it; later hits only count.
+    counterHit: `INSERT INTO ${counters} AS c (key, count, reset_at) VALUES ($1, 1, $2::bigint + $3::bigint)
+      ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN c.reset_at <= $2 THEN 1 ELSE c.count + 1 END,
+        reset_at = CASE WHEN c.reset_at <= $2 THEN excluded.reset_at ELSE c.reset_at END
+      RETURNING count, reset_at`,
+    counterPeek: `SELECT count, reset_at FROM ${counters} WHERE key = $1 AND reset_at > $2`,
+    counterReset: `DELETE FROM ${counters} WHERE key = $1`,
+  }
+  const named = Object.entries(texts).map(([what, text]) => [what, Object.freeze({ name: nameOf(what, text), text })])
+  return Object.freeze(Object.fromEntries(named) as Record<keyof typeof texts, Statement>)
+}
+
+// The text decides the name, so stores on other tables (or another version of this file) never collide on one
+// connection, and stores on the same tables share their statements. 48 bits of hash are plenty for a few dozen texts.
+function nameOf(what: string, text: string): string {
+  return `coatcheck_${what}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`
+}
