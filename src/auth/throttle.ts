@@ -79,7 +79,7 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
     const accountKey = subjects[0]?.kind === 'account' ? subjects[0].key : undefined
     if (accountKey) {
       res.once('finish', () => {
-        if (res.statusCode >= 400 || context.userId === null) return
+        if (res.statusCode >= 400 || !context.loggedInHere) return
         // Best effort after the response: a failure here only leaves the count as it was.
         Promise.all([counters.reset(`n:${accountKey}`), counters.reset(`strikes:${accountKey}`)]).catch(() => {})
       })

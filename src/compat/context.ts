@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { CoatcheckError } from '../errors.ts'
 import { cookieValues, serializeCookie } from '../session/cookie.ts'
 import { storeCall } from '../session/guard.ts'
-import { parseStored } from '../session/json.ts'
+import { parseData, parseStored } from '../session/json.ts'
 import { type Secret, shortId, sign, unsign } from '../session/token.ts'
 import { COOKIE_META, NO_DEADLINE } from '../stores/legacy.ts'
 import type { SessionMeta, SessionRecord, StoredData } from '../stores/types.ts'
@@ -178,9 +178,7 @@ export class DropInContext implements SessionController {
     const originalMaxAge = attributes ? cookie.originalMaxAge : endless ? null : record.expiresAt - record.lastSeenAt
     cookie.expires = endless ? null : new Date(record.expiresAt)
     cookie.originalMaxAge = originalMaxAge
-    const data: Record<string, unknown> = {}
-    for (const key in record.data) data[key] = parseStored(record.data[key]!)
-    const session = new Session(this.#req, data)
+    const session = new Session(this.#req, parseData(record.data))
     session.cookie = cookie
     this.#req.session = session
     this.#storedId = id

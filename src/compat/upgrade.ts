@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalidOption } from '../errors.ts'
 import { type CookieAttributes, cookieValues, serializeCookie } from '../session/cookie.ts'
 import { storeCall } from '../session/guard.ts'
-import { parseStored } from '../session/json.ts'
+import { parseData } from '../session/json.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
 import { isSecure } from '../session/request.ts'
 import { hashedKey, newToken, type Secret, shortId, sign, unsign } from '../session/token.ts'
@@ -53,9 +53,7 @@ export function upgradeSessions(
     const found = await call(() => old.get(id))
     if (found === undefined) return
     const data: StoredData = { ...found.data }
-    const values: Record<string, unknown> = {}
-    for (const key in data) values[key] = parseStored(data[key]!)
-    const user = userOf(values)
+    const user = userOf(parseData(data))
     if (user !== undefined && user !== null) delete data.userId
     const now = o.now()
     const absoluteExpiresAt = now + o.absoluteTimeout

@@ -44,6 +44,12 @@ export class SessionContext {
   /** A new deadline reached the store, so the cookie must be (re)sent with the matching Max-Age. */
   #deadlineWritten = false
   #forceTouch = false
+  /** The write in progress: writes run one at a time, so two of them never store the same change twice. */
+  #writing: Promise<void> | undefined
+  /** The deadlines a kept session carries into its new ID (`regenerate({ keep })`): a new ID is not a new login. */
+  #carried: Pick<SessionRecord, 'createdAt' | 'absoluteExpiresAt'> | undefined
+  /** `logIn` ran during this request. */
+  #loggedIn = false
   /** Run once when the session first may need a commit (see `onceDirty`). */
   #whenDirty: (() => void) | undefined
 
@@ -69,7 +75,7 @@ export class SessionContext {
   regenerate(options?: RegenerateOptions | Callback, callback?: Callback): Promise<void> {
     const cb = typeof options === 'function' ? options : callback
     const keep = typeof options === 'object' && options?.keep === true
-    return settle(this.#regenerate(keep), cb)
+    return settle(this.#regenerate(keep, keep), cb)
   }
 
   /** Deletes the session from the store; the response expires the cookie. `req.session` becomes a new, empty one. */
@@ -115,11 +121,17 @@ export class SessionContext {
    */
   async logIn(userId: string, meta: SessionMeta, keep: boolean): Promise<void> {
     const carry = keep && (this.#userId === null || this.#userId === userId)
-    await this.#regenerate(carry)
+    await this.#regenerate(carry, false)
     this.#userId = userId
     this.#meta = meta
     await this.#persist()
+    this.#loggedIn = true
     this.emit({ type: 'login', sid: shortId(this.id) })
+  }
+
+  /** True once `logIn` succeeded during this request. */
+  get loggedInHere(): boolean {
+    return this.#loggedIn
   }
 
   /** The live sessions of the logged-in user (none when anonymous). */
@@ -150,7 +162,7 @@ export class SessionContext {
       this.#startNew({})
       return removed
     }
-    await this.#regenerate(true)
+    await this.#regenerate(true, true)
     await this.#persist()
     return removed
   }
@@ -258,14 +270,18 @@ export class SessionContext {
     return undefined
   }
 
-  async #regenerate(keep: boolean): Promise<void> {
+  /** A new ID; `keep` carries data and user over, `keepDeadlines` the creation time and absolute deadline. */
+  async #regenerate(keep: boolean, keepDeadlines: boolean): Promise<void> {
     const previous = this.#key
-    if (previous !== undefined && this.#stored !== undefined) await this.#call(() => this.#o.store.destroy(previous))
+    const stored = this.#stored
+    if (previous !== undefined && stored !== undefined) await this.#call(() => this.#o.store.destroy(previous))
     const userId = keep ? this.#userId : null
     const meta = keep ? this.#meta : {}
+    const carried = keepDeadlines ? (stored ?? this.#carried) : undefined
     this.#startNew(keep ? this.#data.snapshot() : {})
     this.#userId = userId
     this.#meta = meta
+    this.#carried = carried && { createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt }
     this.emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
   }
 
@@ -286,7 +302,14 @@ export class SessionContext {
     else this.#startNew({})
   }
 
-  async #persist(): Promise<void> {
+  /** Writes what changed, after any write already in progress (an unawaited `save()` racing the commit, say). */
+  #persist(): Promise<void> {
+    const write = (this.#writing ?? Promise.resolve()).catch(() => {}).then(() => this.#write())
+    this.#writing = write
+    return write
+  }
+
+  async #write(): Promise<void> {
     const o = this.#o
     const diff = this.#data.diff()
     if (diff.bytes > o.maxBytes) {
@@ -328,12 +351,12 @@ export class SessionContext {
   async #create(diff: DataDiff, now: number): Promise<void> {
     const o = this.#o
     if (!diff.changed && this.#userId === null) return
-    const absoluteExpiresAt = now + o.absoluteTimeout
+    const absoluteExpiresAt = this.#carried?.absoluteExpiresAt ?? now + o.absoluteTimeout
     const record: SessionRecord = {
       data: diff.set,
       userId: this.#userId,
       meta: this.#meta,
-      createdAt: now,
+      createdAt: this.#carried?.createdAt ?? now,
       lastSeenAt: now,
       expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
       absoluteExpiresAt,
@@ -355,6 +378,7 @@ export class SessionContext {
     this.#token = undefined
     this.#key = undefined
     this.#stored = undefined
+    this.#carried = undefined
     this.#userId = null
     this.#meta = {}
     this.#deadlineWritten = false
@@ -378,7 +402,12 @@ export class SessionContext {
 }
 
 function settle(work: Promise<void>, callback: Callback | undefined): Promise<void> {
-  if (!callback) return work
+  if (!callback) {
+    // A caller that does not await (`req.session.save()` on its own) must not crash the process on a store failure:
+    // the commit retries the write and answers 503 if it fails again. Awaiting callers still see the rejection.
+    work.catch(() => {})
+    return work
+  }
   return work.then(
     () => callback(),
     (error: unknown) => callback(error),

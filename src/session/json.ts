@@ -18,3 +18,17 @@ export function parseStored(json: string): unknown {
     return undefined
   }
 }
+
+/**
+ * Stored data (JSON text per top-level key) parsed into a null-prototype object of values. Top-level `__proto__` and
+ * `constructor` keys are dropped, as `parseStored` drops them deeper down, so the result is safe to assign or merge
+ * into any object.
+ */
+export function parseData(stored: Record<string, string>): Record<string, unknown> {
+  const values: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(stored)) {
+    if (key === '__proto__' || key === 'constructor') continue
+    values[key] = parseStored(stored[key]!)
+  }
+  return values
+}

@@ -1,5 +1,5 @@
 import { CoatcheckError } from '../errors.ts'
-import { parseStored } from '../session/json.ts'
+import { parseData, parseStored } from '../session/json.ts'
 import type { SessionEntry, SessionMeta, SessionPatch, SessionRecord, SessionStore, StoredData } from './types.ts'
 
 /** A node-style callback, as express-session stores take them. */
@@ -179,7 +179,7 @@ export function toLegacy(record: SessionRecord): LegacySession {
       expires: endless ? null : new Date(record.expiresAt),
     },
   }
-  for (const key in record.data) session[key] = parseStored(record.data[key]!)
+  Object.assign(session, parseData(record.data))
   const modern = record.userId !== null || record.absoluteExpiresAt < NO_DEADLINE || Object.keys(meta).length > 0
   if (modern) {
     session[OWN] = {

@@ -73,3 +73,42 @@ describe('concurrent requests', () => {
     assert.match(reply.setCookies[0] ?? '', /^sid=; .*Max-Age=0/, 'the stale cookie is expired')
   })
 })
+
+describe('writes that overlap within one request', () => {
+  it('an unawaited save() racing the commit stores the new session once and answers normally', async (t) => {
+    const app = await startApp({}, (express) => {
+      express.post('/save-and-go', (req, res) => {
+        req.session.cart = ['a']
+        void req.session.save()
+        res.json({ ok: true })
+      })
+    })
+    t.after(() => app.close())
+    const browser = app.browser()
+    const reply = await browser.post('/save-and-go')
+    assert.equal(reply.status, 200)
+    assert.equal(reply.setCookies.length, 1)
+    assert.equal(app.spy.count('create'), 1)
+    assert.equal((await app.inner.get(keyOf(browser)))?.data.cart, '["a"]')
+  })
+
+  it('an unawaited save() that fails does not crash the process; the response is a 503', async (t) => {
+    const app = await startApp({}, (express) => {
+      express.post('/save-and-go', (req, res) => {
+        req.session.cart = ['a']
+        req.session.save()
+        res.json({ ok: true })
+      })
+    })
+    t.after(() => app.close())
+    const rejections: unknown[] = []
+    const onRejection = (reason: unknown) => rejections.push(reason)
+    process.on('unhandledRejection', onRejection)
+    t.after(() => process.off('unhandledRejection', onRejection))
+    app.spy.fail('create')
+    const reply = await app.browser().post('/save-and-go')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(reply.status, 503)
+    assert.deepEqual(rejections, [])
+  })
+})

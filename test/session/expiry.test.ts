@@ -127,4 +127,23 @@ describe('expiry (injected clock)', () => {
     assert.equal((await app.inner.get(keyOf(browser)))?.lastSeenAt, app.clock.now())
     assert.equal(maxAge(reply.setCookies[0]), 3600)
   })
+
+  it('regenerate({ keep: true }) gives a new ID but never a new absolute deadline', async (t) => {
+    const app = await startApp({ idleTimeout: HOUR, absoluteTimeout: 10 * MINUTE }, (express) => {
+      express.post('/elevate', async (req, res) => {
+        await req.session.regenerate({ keep: true })
+        res.json({ ok: true })
+      })
+    })
+    t.after(() => app.close())
+    const browser = app.browser()
+    await browser.post('/session', { a: 1 })
+    for (let i = 0; i < 2; i++) {
+      app.clock.advance(4 * MINUTE)
+      await browser.post('/elevate')
+      assert.deepEqual(JSON.parse((await browser.get('/session')).body).data, { a: 1 })
+    }
+    app.clock.advance(3 * MINUTE) // 11 minutes after creation, 3 after the last new ID
+    assert.deepEqual(JSON.parse((await browser.get('/session')).body).data, {})
+  })
 })
