@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalidOption } from '../errors.ts'
-import { type CookieAttributes, cookieValues, serializeCookie } from '../session/cookie.ts'
+import { type CookieAttributes, cookieValues, rawCookieValues, serializeCookie } from '../session/cookie.ts'
 import { storeCall } from '../session/guard.ts'
 import { parseData } from '../session/json.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
@@ -98,7 +98,8 @@ export function upgradeSessions(
     const secure = o.secure === 'auto' ? isSecure(req, o.trust) : o.secure
     const cookieName = secure ? o.names.secure : o.names.plain
     const header = req.headers.cookie
-    if (cookieValues(header, cookieName).some((value) => unsign(value, o.secrets) !== undefined)) return next()
+    // A request with a valid modern cookie is past the upgrade; the check is the middleware's own, remembered one.
+    if (rawCookieValues(header, cookieName).some((value) => o.cookies.verify(value) !== undefined)) return next()
     const id = cookieValues(header, name)
       .map((value) => unsign(value, secrets))
       .find((value) => value !== undefined)

@@ -242,8 +242,9 @@ export class SessionContext {
     this.#startNew({})
     if (reason) {
       this.emit({ type: 'expired', sid: shortId(key), reason })
-      // Best effort: the deadline check already refuses the record; the store's own expiry is the backstop.
-      await this.#call(() => this.#o.store.destroy(key)).catch(() => {})
+      // Best effort, off the request's path: the deadline check already refuses the record, and the store's own
+      // expiry is the backstop.
+      this.#call(() => this.#o.store.destroy(key)).catch(() => {})
     }
   }
 
