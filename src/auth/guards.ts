@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalidOption } from '../errors.ts'
 import type { Middleware } from '../session/middleware.ts'
 import { contextOf } from '../session/middleware.ts'
+import { intOption } from '../validate.ts'
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -45,7 +46,7 @@ export function requireAuth(options: RequireAuthOptions = {}): Middleware {
  * (`reason: "unauthenticated"` when nobody is logged in). Sessions restored by remember-me are never fresh.
  */
 export function requireFresh(maxAgeMs: number): Middleware {
-  if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs <= 0) throw invalidOption('maxAgeMs', 'must be a positive integer')
+  intOption('maxAgeMs', maxAgeMs, undefined)
   return (req, res, next) => {
     let context: ReturnType<typeof contextOf>
     try {

@@ -4,6 +4,7 @@ import { CoatcheckError, invalidOption } from '../errors.ts'
 import { contextOf, type Middleware } from '../session/middleware.ts'
 import { clientIp } from '../session/request.ts'
 import type { CounterStore, SessionStore } from '../stores/types.ts'
+import { intOption } from '../validate.ts'
 
 /** A limit: at most `max` attempts per `windowMs`. */
 export interface Limit {
@@ -40,9 +41,9 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
   const perAccount = limit('perAccount', options.perAccount, { max: 5, windowMs: 15 * MINUTE })
   const perIp = limit('perIp', options.perIp, { max: 100, windowMs: 15 * MINUTE })
   const backoff = options.backoff ?? { baseMs: MINUTE, maxMs: 60 * MINUTE }
-  if (!(positive(backoff.baseMs) && positive(backoff.maxMs) && backoff.maxMs >= backoff.baseMs)) {
-    throw invalidOption('backoff', 'needs positive integers baseMs ≤ maxMs')
-  }
+  const baseMs = intOption('backoff.baseMs', backoff.baseMs, undefined)
+  if (intOption('backoff.maxMs', backoff.maxMs, undefined) < baseMs)
+    throw invalidOption('backoff', 'needs baseMs ≤ maxMs')
   if (options.account !== undefined && typeof options.account !== 'function') {
     throw invalidOption('account', 'must be a function of the request')
   }
@@ -110,13 +111,10 @@ function digest(account: string): string {
   return createHash('sha256').update(account).digest('base64url')
 }
 
-function positive(value: unknown): boolean {
-  return Number.isSafeInteger(value) && (value as number) > 0
-}
-
 function limit(name: string, value: Limit | undefined, fallback: Limit): Limit {
   if (value === undefined) return fallback
-  if (!positive(value?.max) || !positive(value?.windowMs))
-    throw invalidOption(name, 'needs positive integers max and windowMs')
-  return value
+  return {
+    max: intOption(`${name}.max`, value?.max, undefined),
+    windowMs: intOption(`${name}.windowMs`, value?.windowMs, undefined),
+  }
 }

@@ -3,6 +3,7 @@ import { eventEmitter, type OnEvent, type SessionEvent } from '../events.ts'
 import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy.ts'
 import { memoryStore } from '../stores/memory.ts'
 import type { SessionStore } from '../stores/types.ts'
+import { fnOption, intOption, oneOf } from '../validate.ts'
 import type { CookieAttributes } from './cookie.ts'
 import { type TrustProxy, trustProxyFn } from './request.ts'
 import { VerifiedCookies } from './token.ts'
@@ -124,21 +125,19 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     throw invalidOption('cookie.sameSite', "'none' needs a Secure cookie")
   const names = resolveNames(options.name, cookie, secure)
 
-  const idleTimeout = positiveInt('idleTimeout', options.idleTimeout, 24 * HOUR)
-  const absoluteTimeout = positiveInt('absoluteTimeout', options.absoluteTimeout, 7 * 24 * HOUR)
-  const touchAfter = options.touchAfter ?? Math.min(Math.floor(idleTimeout / 10), 5 * 60_000)
-  if (!Number.isSafeInteger(touchAfter) || touchAfter < 0 || touchAfter >= idleTimeout) {
-    throw invalidOption('touchAfter', 'must be an integer ≥ 0 and below idleTimeout')
-  }
+  const idleTimeout = intOption('idleTimeout', options.idleTimeout, 24 * HOUR)
+  const absoluteTimeout = intOption('absoluteTimeout', options.absoluteTimeout, 7 * 24 * HOUR)
+  const touchAfter = intOption('touchAfter', options.touchAfter, Math.min(Math.floor(idleTimeout / 10), 5 * 60_000), {
+    min: 0,
+    max: idleTimeout - 1,
+  })
   const trustProxy = options.trustProxy ?? false
-  if (!['boolean', 'function'].includes(typeof trustProxy) && !isNonNegativeInt(trustProxy)) {
+  if (typeof trustProxy === 'number') intOption('trustProxy', trustProxy, undefined, { min: 0 })
+  else if (typeof trustProxy !== 'boolean' && typeof trustProxy !== 'function') {
     throw invalidOption('trustProxy', 'must be a boolean, a hop count or a function')
   }
-  const now = options.now ?? Date.now
-  if (typeof now !== 'function') throw invalidOption('now', 'must be a function returning epoch milliseconds')
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw invalidOption('onEvent', 'must be a function')
-  }
+  const now = fnOption('now', options.now, Date.now)
+  const onEvent = fnOption<OnEvent>('onEvent', options.onEvent)
 
   return Object.freeze({
     secrets,
@@ -152,10 +151,10 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     rolling: oneOf('rolling', options.rolling, [true, false], true),
     touchAfter,
     trust: trustProxyFn(trustProxy),
-    maxBytes: positiveInt('maxBytes', options.maxBytes, 64 * 1024),
-    storeTimeout: positiveInt('storeTimeout', options.storeTimeout, 2000),
+    maxBytes: intOption('maxBytes', options.maxBytes, 64 * 1024),
+    storeTimeout: intOption('storeTimeout', options.storeTimeout, 2000),
     now,
-    emit: eventEmitter(options.onEvent),
+    emit: eventEmitter(onEvent),
   })
 }
 
@@ -219,20 +218,4 @@ function resolveStore(store: SessionStore | LegacyStore | undefined): SessionSto
     if (typeof store?.[method] !== 'function') throw invalidOption('store', `must implement ${method}()`)
   }
   return store
-}
-
-function positiveInt(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || (value as number) <= 0) throw invalidOption(name, 'must be a positive integer')
-  return value as number
-}
-
-function isNonNegativeInt(value: unknown): boolean {
-  return Number.isSafeInteger(value) && (value as number) >= 0
-}
-
-function oneOf<const T>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback
-  if (!allowed.includes(value as T)) throw invalidOption(name, `must be one of ${allowed.map(String).join(', ')}`)
-  return value as T
 }

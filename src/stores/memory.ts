@@ -1,4 +1,4 @@
-import { invalidOption } from '../errors.ts'
+import { fnOption, intOption, MAX_TIMER_DELAY } from '../validate.ts'
 import { heapPop, heapPush } from './memory/heap.ts'
 import type { CounterState, SessionRecord, Store, StoredData, TokenRecord } from './types.ts'
 
@@ -18,8 +18,6 @@ export interface MemoryStoreOptions {
   /** The clock the store judges expiry by, in epoch ms. Must be a function. Default `Date.now`. */
   now?: () => number
 }
-
-const MAX_TIMER_DELAY = 2 ** 31 - 1
 
 /**
  * A store that keeps everything in this process: for tests and single-process apps. Bounded by `maxEntries`: a full
@@ -193,15 +191,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 }
 
 function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemoryStoreOptions>> {
-  const { maxEntries = 10_000, sweepInterval = 60_000, now = Date.now } = options
-  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw invalidOption('maxEntries', 'must be a positive integer')
-  }
-  if (!Number.isInteger(sweepInterval) || sweepInterval < 1 || sweepInterval > MAX_TIMER_DELAY) {
-    throw invalidOption('sweepInterval', `must be a positive integer of at most ${MAX_TIMER_DELAY} ms`)
-  }
-  if (typeof now !== 'function') throw invalidOption('now', 'must be a function returning epoch milliseconds')
-  return Object.freeze({ maxEntries, sweepInterval, now })
+  return Object.freeze({
+    maxEntries: intOption('maxEntries', options.maxEntries, 10_000),
+    sweepInterval: intOption('sweepInterval', options.sweepInterval, 60_000, { max: MAX_TIMER_DELAY }),
+    now: fnOption('now', options.now, Date.now),
+  })
 }
 
 // Records are copied in and their data and meta frozen; updates replace them (copy on write), so reads can hand out

@@ -1,4 +1,5 @@
 import { CoatcheckError, invalidOption } from '../errors.ts'
+import { intOption, MAX_TIMER_DELAY } from '../validate.ts'
 import { stringified, toCounter, toSession, toToken } from './postgres/records.ts'
 import { migration, resolveTables, type Statement, statements, type Tables } from './postgres/sql.ts'
 import type { CounterState, Store } from './types.ts'
@@ -58,8 +59,6 @@ export interface PostgresStoreOptions extends PostgresTableOptions {
 
 /** What {@link postgresStore} resolves: a complete store whose `close()` stops the prune timer. */
 export type PostgresStore = Store & { close(): Promise<void> }
-
-const MAX_TIMER_DELAY = 2 ** 31 - 1
 
 /**
  * Creates the tables and indexes if they are missing. Idempotent, and safe to run from several instances at once:
@@ -229,8 +228,11 @@ function resolveOptions(options: PostgresStoreOptions | undefined) {
   const tables = resolveTables(where)
   if (typeof createTables !== 'boolean') throw invalidOption('createTables', 'must be a boolean')
   if (typeof preparedStatements !== 'boolean') throw invalidOption('preparedStatements', 'must be a boolean')
-  if (!Number.isInteger(pruneInterval) || pruneInterval < 1 || pruneInterval > MAX_TIMER_DELAY) {
-    throw invalidOption('pruneInterval', `must be a positive integer of at most ${MAX_TIMER_DELAY} ms`)
-  }
-  return Object.freeze({ pool, tables, createTables, pruneInterval, preparedStatements })
+  return Object.freeze({
+    pool,
+    tables,
+    createTables,
+    pruneInterval: intOption('pruneInterval', pruneInterval, 60_000, { max: MAX_TIMER_DELAY }),
+    preparedStatements,
+  })
 }

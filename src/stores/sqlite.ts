@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { invalidOption } from '../errors.ts'
+import { intOption, MAX_TIMER_DELAY } from '../validate.ts'
 import type { SessionMeta, SessionRecord, Store, StoredData } from './types.ts'
 
 /** Options of {@link sqliteStore}. */
@@ -35,7 +36,6 @@ export interface SqliteStoreOptions {
   maxPageCount?: number
 }
 
-const MAX_TIMER_DELAY = 2 ** 31 - 1
 const COLUMNS = 'data, user_id, meta, created_at, last_seen_at, expires_at, absolute_expires_at'
 
 /**
@@ -289,19 +289,14 @@ function parseObject<T extends object>(text: string): T {
 }
 
 function resolveOptions(options: SqliteStoreOptions) {
-  const { path, tablePrefix = 'coatcheck_', busyTimeout = 1_000, pruneInterval = 60_000, maxPageCount } = options ?? {}
+  const { path, tablePrefix = 'coatcheck_' } = options ?? {}
   if (typeof path !== 'string' || path === '') throw invalidOption('path', 'must be a non-empty string (a file path)')
   if (typeof tablePrefix !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(tablePrefix)) {
     throw invalidOption('tablePrefix', 'must match /^[A-Za-z_][A-Za-z0-9_]*$/')
   }
-  if (!Number.isInteger(busyTimeout) || busyTimeout < 0 || busyTimeout > MAX_TIMER_DELAY) {
-    throw invalidOption('busyTimeout', `must be an integer from 0 to ${MAX_TIMER_DELAY} ms`)
-  }
-  if (!Number.isInteger(pruneInterval) || pruneInterval < 1 || pruneInterval > MAX_TIMER_DELAY) {
-    throw invalidOption('pruneInterval', `must be a positive integer of at most ${MAX_TIMER_DELAY} ms`)
-  }
-  if (maxPageCount !== undefined && (!Number.isSafeInteger(maxPageCount) || maxPageCount < 1)) {
-    throw invalidOption('maxPageCount', 'must be a positive integer')
-  }
+  const busyTimeout = intOption('busyTimeout', options?.busyTimeout, 1_000, { min: 0, max: MAX_TIMER_DELAY })
+  const pruneInterval = intOption('pruneInterval', options?.pruneInterval, 60_000, { max: MAX_TIMER_DELAY })
+  const maxPageCount =
+    options?.maxPageCount === undefined ? undefined : intOption('maxPageCount', options.maxPageCount, 0)
   return Object.freeze({ path, tablePrefix, busyTimeout, pruneInterval, maxPageCount })
 }
