@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { createServer, type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ELDHistogram, type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import type { Express, Request } from 'express'
 
 /** What a login stores besides the user id: a few small fields, about 200 bytes of session data in all. */
 export const PROFILE = {
@@ -80,4 +81,23 @@ export async function serve(handler: RequestListener): Promise<void> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   send({ type: 'listening', port: (server.address() as AddressInfo).port })
+}
+
+/** The session as a plain record: this server's middleware (coatcheck or express-session) decides its real type. */
+export const sessionData = (req: Request) => req.session as unknown as Record<string, unknown>
+
+/**
+ * The routes every session server shares: POST /login stores the user and the profile, GET /me answers the user, or
+ * 401 without one. The field is `user` on every server, since coatcheck reserves `userId` for `logIn`.
+ */
+export function authRoutes(app: Express): void {
+  app.post('/login', (req, res) => {
+    Object.assign(sessionData(req), { user: USER, ...PROFILE })
+    res.json({ ok: true })
+  })
+  app.get('/me', (req, res) => {
+    const user = sessionData(req).user
+    if (user === undefined) res.status(401).json({ error: 'unauthenticated' })
+    else res.json({ user })
+  })
 }

@@ -1,5 +1,5 @@
 import { RedisStore } from 'connect-redis'
-import express, { type Request } from 'express'
+import express from 'express'
 import expressSession from 'express-session'
 import pg from 'pg'
 import { createClient } from 'redis'
@@ -7,7 +7,7 @@ import { memoryStore, type SessionStore, session } from '../../src/index.ts'
 import { postgresStore } from '../../src/stores/postgres.ts'
 import { redisStore } from '../../src/stores/redis.ts'
 import { sqliteStore } from '../../src/stores/sqlite.ts'
-import { PROFILE, serve, USER } from './serve.ts'
+import { authRoutes, serve, sessionData } from './serve.ts'
 
 // One app, three operations, any backend: `stores.ts <coatcheck|express-session> <backend> [url or path]`.
 // GET /me reads a session value, POST /visit changes one key of an existing session, POST /cart on a request without
@@ -15,7 +15,7 @@ import { PROFILE, serve, USER } from './serve.ts'
 
 const [impl, backend, where = ''] = process.argv.slice(2)
 const secret = 'bench-secret-bench-secret-bench-secret'
-const data = (req: Request) => req.session as unknown as Record<string, unknown>
+const data = sessionData
 
 async function coatcheckStore(): Promise<SessionStore> {
   if (backend === 'memory') return memoryStore()
@@ -38,15 +38,7 @@ else if (impl === 'express-session') {
   app.use(expressSession({ secret, store, resave: false, saveUninitialized: false }))
 } else throw new TypeError(`no session middleware ${impl}`)
 
-app.post('/login', (req, res) => {
-  Object.assign(data(req), { user: USER, ...PROFILE })
-  res.json({ ok: true })
-})
-app.get('/me', (req, res) => {
-  const user = data(req).user
-  if (user === undefined) res.status(401).json({ error: 'unauthenticated' })
-  else res.json({ user })
-})
+authRoutes(app)
 app.post('/visit', (req, res) => {
   const session = data(req)
   if (session.user === undefined) res.status(401).json({ error: 'unauthenticated' })

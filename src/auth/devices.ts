@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { contextOf } from '../session/middleware.ts'
 import { shortId } from '../session/token.ts'
 import type { SessionStore, Store } from '../stores/types.ts'
+import { destroyUser } from '../stores/user.ts'
 import { deviceLabel } from './useragent.ts'
 
 /** One of the user's live sessions, as shown on an "your devices" page. Nothing in it can be used as a cookie. */
@@ -59,8 +60,6 @@ export function revokeOtherSessions(req: IncomingMessage): Promise<number> {
  * Ends every session (and remember-me token, when the store keeps them) of `userId`, without a request: for admins
  * and account deletion. O(that user's sessions) on every backend. Resolves how many sessions were ended.
  */
-export async function revokeAllSessions(store: SessionStore | Store, userId: string): Promise<number> {
-  const removed = await store.destroyByUser(userId)
-  if ('tokens' in store) await store.tokens.destroyByUser(userId)
-  return removed
+export function revokeAllSessions(store: SessionStore | Store, userId: string): Promise<number> {
+  return destroyUser(store, userId)
 }

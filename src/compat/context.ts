@@ -39,6 +39,8 @@ export class DropInContext implements SessionController {
   #stored = new Map<string, string>()
   #meta: SessionMeta = {}
   #touched = false
+  /** The session's hash while `commit()` decides: the data cannot change in between, so it is computed once. */
+  #committing: string | undefined
   /** The stored record vanished (destroyed elsewhere, expired): nothing is written, no cookie is sent. */
   #lost = false
   readonly #pending = new Set<Promise<unknown>>()
@@ -87,9 +89,14 @@ export class DropInContext implements SessionController {
       session.touch()
       this.#touched = true
     }
-    if (this.#shouldSave(session)) await this.#write(session)
-    else if (this.#o.canTouch && this.#shouldTouch(session)) await this.#touchStore(session)
-    if (this.#lost || !this.#shouldSetCookie(session)) return undefined
+    this.#committing = hash(session)
+    try {
+      if (this.#shouldSave(session)) await this.#write(session)
+      else if (this.#o.canTouch && this.#shouldTouch(session)) await this.#touchStore(session)
+      if (this.#lost || !this.#shouldSetCookie(session)) return undefined
+    } finally {
+      this.#committing = undefined
+    }
     if (session.cookie.secure && !this.#o.isSecure(req)) return undefined
     try {
       const { attributes, secure, expires } = cookieAttributes(session.cookie)
@@ -189,7 +196,7 @@ export class DropInContext implements SessionController {
   /** Stores the session: a new record, or a patch of the keys that changed plus the cookie's new deadline. */
   async #write(session: Session): Promise<void> {
     const id = session.id
-    this.#savedHash = hash(session)
+    this.#savedHash = this.#hash(session)
     const data = dataOf(session)
     const { expires, originalMaxAge } = session.cookie
     const now = Date.now()
@@ -245,11 +252,11 @@ export class DropInContext implements SessionController {
   }
 
   #isModified(session: Session): boolean {
-    return this.#originalId !== session.id || this.#originalHash !== hash(session)
+    return this.#originalId !== session.id || this.#originalHash !== this.#hash(session)
   }
 
   #isSaved(session: Session): boolean {
-    return this.#originalId === session.id && this.#savedHash === hash(session)
+    return this.#originalId === session.id && this.#savedHash === this.#hash(session)
   }
 
   #shouldSave(session: Session): boolean {
@@ -269,6 +276,10 @@ export class DropInContext implements SessionController {
     return this.#cookieId !== this.#req.sessionID
       ? this.#o.saveUninitialized || this.#isModified(session)
       : this.#o.rolling || (session.cookie.expires != null && this.#isModified(session))
+  }
+
+  #hash(session: Session): string {
+    return this.#committing ?? hash(session)
   }
 
   #track<T>(work: Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
 import type { SessionEntry, SessionMeta, SessionRecord } from '../stores/types.ts'
+import { destroyUser } from '../stores/user.ts'
 import { rawCookieValues, serializeCookie } from './cookie.ts'
 import { type DataDiff, SessionDataTracker } from './data.ts'
 import { storeCall } from './guard.ts'
@@ -150,18 +151,20 @@ export class SessionContext {
 
   /**
    * Deletes the logged-in user's sessions: every other one, giving this one a new ID (`keepCurrent`), or all of
-   * them, this one included. Resolves how many records went.
+   * them, this one included, with the user's remember-me tokens (as `revokeAllSessions` does). Resolves how many
+   * records went.
    */
   async revokeUserSessions(keepCurrent: boolean): Promise<number> {
     const userId = this.#userId
     if (userId === null) return 0
     const current = this.storedKey
-    const removed = await this.#call(() => this.#o.store.destroyByUser(userId, keepCurrent ? current : undefined))
     if (!keepCurrent) {
+      const removed = await this.#call(() => destroyUser(this.#o.store, userId))
       if (current !== undefined) this.emit({ type: 'destroyed', sid: shortId(current) })
       this.#startNew({})
       return removed
     }
+    const removed = await this.#call(() => this.#o.store.destroyByUser(userId, current))
     await this.#regenerate(true, true)
     await this.#persist()
     return removed
