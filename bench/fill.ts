@@ -27,7 +27,7 @@ export function record(userId: string, now = Date.now()): SessionRecord {
 }
 
 /**
- * Writes sessions `from` to `to - 1` in the layout `src/stores/redis.ts` documents, pipelined: the hash (with the
+ * Writes sessions `from` to `to - 1` in the layout `src/stores/redis/index.ts` documents, pipelined: the hash (with the
  * store's own `sessionFields`) and its PEXPIREAT, the member in the user's sorted set, and that set's PEXPIREAT.
  */
 export async function fillRedis(client: Redis, prefix: string, from: number, to: number): Promise<void> {

@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { postgresStore } from '../src/stores/postgres.ts'
-import { redisStore } from '../src/stores/redis.ts'
+import { postgresStore } from '../src/stores/postgres/index.ts'
+import { redisStore } from '../src/stores/redis/index.ts'
 import type { Store } from '../src/stores/types.ts'
 import { startPostgres } from '../test/support/postgres.ts'
 import { startRedis } from '../test/support/redis.ts'

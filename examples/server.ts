@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import express from 'express'
 import { session } from '../src/index.ts'
-import { sqliteStore } from '../src/stores/sqlite.ts'
+import { sqliteStore } from '../src/stores/sqlite/index.ts'
 
 declare module '../src/session/types.ts' {
   interface SessionData {

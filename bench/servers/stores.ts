@@ -4,9 +4,9 @@ import expressSession from 'express-session'
 import pg from 'pg'
 import { createClient } from 'redis'
 import { memoryStore, type SessionStore, session } from '../../src/index.ts'
-import { postgresStore } from '../../src/stores/postgres.ts'
-import { redisStore } from '../../src/stores/redis.ts'
-import { sqliteStore } from '../../src/stores/sqlite.ts'
+import { postgresStore } from '../../src/stores/postgres/index.ts'
+import { redisStore } from '../../src/stores/redis/index.ts'
+import { sqliteStore } from '../../src/stores/sqlite/index.ts'
 import { authRoutes, serve, sessionData } from './serve.ts'
 
 // One app, three operations, any backend: `stores.ts <coatcheck|express-session> <backend> [url or path]`.

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
+import { shortId } from '../core/token.ts'
 import { contextOf } from '../session/middleware.ts'
-import { shortId } from '../session/token.ts'
 import type { SessionStore, Store } from '../stores/types.ts'
 import { destroyUser } from '../stores/user.ts'
 import { deviceLabel } from './useragent.ts'

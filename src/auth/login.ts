@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { clientIp } from '../core/request.ts'
+import { shortId } from '../core/token.ts'
 import { contextOf } from '../session/middleware.ts'
-import { clientIp } from '../session/request.ts'
-import { shortId } from '../session/token.ts'
 
 /** Options of `logIn`. */
 export interface LogInOptions {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { clientIp } from '../core/request.ts'
 import { CoatcheckError, invalidOption } from '../errors.ts'
 import { contextOf, type Middleware } from '../session/middleware.ts'
-import { clientIp } from '../session/request.ts'
 import type { CounterStore, SessionStore } from '../stores/types.ts'
 import { intOption } from '../validate.ts'
 

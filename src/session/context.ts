@@ -1,14 +1,14 @@
 import type { IncomingMessage } from 'node:http'
+import { rawCookieValues, serializeCookie } from '../core/cookie.ts'
+import { isSecure } from '../core/request.ts'
+import { storeCall } from '../core/store-call.ts'
+import { hashedKey, newToken, shortId, sign } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
 import type { SessionEntry, SessionMeta, SessionRecord } from '../stores/types.ts'
 import { destroyUser } from '../stores/user.ts'
-import { rawCookieValues, serializeCookie } from './cookie.ts'
 import { type DataDiff, SessionDataTracker } from './data.ts'
-import { storeCall } from './guard.ts'
 import type { ResolvedOptions } from './options.ts'
-import { isSecure } from './request.ts'
-import { hashedKey, newToken, shortId, sign } from './token.ts'
 
 /** Node-style callback accepted by every session method besides the returned promise. */
 export type Callback = (error?: unknown) => void

@@ -1,6 +1,6 @@
+import { parseStored } from '../core/json.ts'
 import { CoatcheckError } from '../errors.ts'
 import type { StoredData } from '../stores/types.ts'
-import { parseStored } from './json.ts'
 
 /** Names that belong to coatcheck, not to session data; `__proto__`, `constructor` and `prototype` are never keys. */
 export const RESERVED: ReadonlySet<string> = new Set([

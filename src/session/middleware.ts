@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { holdResponse } from '../core/hold.ts'
 import { CoatcheckError } from '../errors.ts'
 import { SessionContext } from './context.ts'
 import { resolveOptions, type SessionOptions } from './options.ts'
-import { holdResponse } from './respond.ts'
 
 /** A connect/Express-style middleware; with bare `node:http`, call it with a `next` callback. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void

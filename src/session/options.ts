@@ -1,12 +1,12 @@
+import type { CookieAttributes } from '../core/cookie.ts'
+import { type TrustProxy, trustProxyFn } from '../core/request.ts'
+import { VerifiedCookies } from '../core/token.ts'
 import { invalidOption } from '../errors.ts'
 import { eventEmitter, type OnEvent, type SessionEvent } from '../events.ts'
-import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy.ts'
-import { memoryStore } from '../stores/memory.ts'
+import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
+import { memoryStore } from '../stores/memory/index.ts'
 import type { SessionStore } from '../stores/types.ts'
 import { fnOption, intOption, oneOf } from '../validate.ts'
-import type { CookieAttributes } from './cookie.ts'
-import { type TrustProxy, trustProxyFn } from './request.ts'
-import { VerifiedCookies } from './token.ts'
 
 const HOUR = 3_600_000
 

@@ -1,6 +1,6 @@
 import { after, before } from 'node:test'
 import pg from 'pg'
-import { postgresStore } from '../../src/stores/postgres.ts'
+import { postgresStore } from '../../src/stores/postgres/index.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
 import { authSuite } from './suite.ts'
 

@@ -1,6 +1,6 @@
 import { after, before } from 'node:test'
 import { createClient } from 'redis'
-import { redisStore } from '../../src/stores/redis.ts'
+import { redisStore } from '../../src/stores/redis/index.ts'
 import { type RedisServer, startRedis } from '../support/redis.ts'
 import { authSuite } from './suite.ts'
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
-import { sqliteStore } from '../../src/stores/sqlite.ts'
+import { sqliteStore } from '../../src/stores/sqlite/index.ts'
 import { authSuite } from './suite.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'coatcheck-auth-'))

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { cookieValues } from '../../src/session/cookie.ts'
-import { hashedKey, sign, unsign, VerifiedCookies } from '../../src/session/token.ts'
+import { cookieValues } from '../../src/core/cookie.ts'
+import { hashedKey, sign, unsign, VerifiedCookies } from '../../src/core/token.ts'
 import { send } from '../support/http.ts'
 import { type Harness, SECRET, startApp, tokenOf } from './harness.ts'
 

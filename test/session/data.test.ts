@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { hashedKey, newToken, sign } from '../../src/session/token.ts'
+import { hashedKey, newToken, sign } from '../../src/core/token.ts'
 import { send } from '../support/http.ts'
 import { type Harness, keyOf, SECRET, startApp } from './harness.ts'
 

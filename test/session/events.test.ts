@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { describe, it } from 'node:test'
+import { shortId } from '../../src/core/token.ts'
 import { channelNames, type SessionEvent } from '../../src/events.ts'
-import { shortId } from '../../src/session/token.ts'
 import { keyOf, startApp, tokenOf } from './harness.ts'
 
 describe('events', () => {

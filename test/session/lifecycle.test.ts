@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { hashedKey } from '../../src/session/token.ts'
+import { hashedKey } from '../../src/core/token.ts'
 import { type Harness, keyOf, startApp, tokenOf } from './harness.ts'
 
 describe('session lifecycle', () => {

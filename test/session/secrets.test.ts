@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { sign } from '../../src/core/token.ts'
 import { memoryStore } from '../../src/index.ts'
 import { session } from '../../src/session/middleware.ts'
-import { sign } from '../../src/session/token.ts'
 import { Browser, listen, send } from '../support/http.ts'
 import { SECRET, tokenOf } from './harness.ts'
 

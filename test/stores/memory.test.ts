@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { CoatcheckError } from '../../src/errors.ts'
-import { type MemoryStoreOptions, memoryStore } from '../../src/stores/memory.ts'
+import { type MemoryStoreOptions, memoryStore } from '../../src/stores/memory/index.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
 import { storeConformance } from './conformance.ts'
 
@@ -269,7 +269,7 @@ describe('memoryStore', () => {
   })
 
   it('does not keep the process alive', async () => {
-    const url = new URL('../../src/stores/memory.ts', import.meta.url).href
+    const url = new URL('../../src/stores/memory/index.ts', import.meta.url).href
     const script = `
       import { memoryStore } from ${JSON.stringify(url)}
       const store = memoryStore()

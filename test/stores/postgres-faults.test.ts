@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import pg from 'pg'
 import { type SessionEvent, session } from '../../src/index.ts'
-import { type PostgresStore, postgresStore } from '../../src/stores/postgres.ts'
+import { type PostgresStore, postgresStore } from '../../src/stores/postgres/index.ts'
 import { Browser, listen, type Running } from '../support/http.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
 

@@ -5,7 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { CoatcheckError } from '../../src/errors.ts'
-import { migrate, type PostgresQueryable, type PostgresStoreOptions, postgresStore } from '../../src/stores/postgres.ts'
+import {
+  migrate,
+  type PostgresQueryable,
+  type PostgresStoreOptions,
+  postgresStore,
+} from '../../src/stores/postgres/index.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
 import { storeConformance } from './conformance.ts'
@@ -296,7 +301,7 @@ describe('postgresStore', () => {
     const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href)
     const script = `
       import pg from 'pg'
-      import { postgresStore } from ${url('../../src/stores/postgres.ts')}
+      import { postgresStore } from ${url('../../src/stores/postgres/index.ts')}
       const pool = new pg.Pool({ connectionString: process.env.PG_URL })
       const store = await postgresStore({ pool, tablePrefix: 'alive_' })
       await store.get('k')

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { CoatcheckError } from '../../src/errors.ts'
-import { type SqliteStoreOptions, sqliteStore } from '../../src/stores/sqlite.ts'
+import { type SqliteStoreOptions, sqliteStore } from '../../src/stores/sqlite/index.ts'
 import type { SessionRecord, Store } from '../../src/stores/types.ts'
 import { Browser, listen } from '../support/http.ts'
 import { storeConformance } from './conformance.ts'
@@ -332,7 +332,7 @@ describe('sqliteStore', () => {
   })
 
   it('does not keep the process alive', async () => {
-    const url = new URL('../../src/stores/sqlite.ts', import.meta.url).href
+    const url = new URL('../../src/stores/sqlite/index.ts', import.meta.url).href
     const path = tempFile()
     const script = `
       import { sqliteStore } from ${JSON.stringify(url)}

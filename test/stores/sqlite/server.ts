@@ -1,6 +1,6 @@
 // Serves `sessionApp` on the SQLite file given as the first argument, prints its URL and then the cause of every store
 // error (one line each), and stops when stdin closes.
-import { sqliteStore } from '../../../src/stores/sqlite.ts'
+import { sqliteStore } from '../../../src/stores/sqlite/index.ts'
 import { listen } from '../../support/http.ts'
 import { sessionApp } from './app.ts'
 

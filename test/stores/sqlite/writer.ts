@@ -2,7 +2,7 @@
 // sessions named `<prefix><i>` (create, then update each) and patches one shared session and one shared counter
 // per step. Prints how many calls succeeded.
 import { once } from 'node:events'
-import { sqliteStore } from '../../../src/stores/sqlite.ts'
+import { sqliteStore } from '../../../src/stores/sqlite/index.ts'
 
 const [path, prefix, count] = process.argv.slice(2) as [string, string, string]
 const store = sqliteStore({ path, busyTimeout: 30_000 })

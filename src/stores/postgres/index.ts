@@ -1,8 +1,8 @@
-import { CoatcheckError, invalidOption } from '../errors.ts'
-import { intOption, MAX_TIMER_DELAY } from '../validate.ts'
-import { stringified, toCounter, toSession, toToken } from './postgres/records.ts'
-import { migration, resolveTables, type Statement, statements, type Tables } from './postgres/sql.ts'
-import type { CounterState, Store } from './types.ts'
+import { CoatcheckError, invalidOption } from '../../errors.ts'
+import { intOption, MAX_TIMER_DELAY } from '../../validate.ts'
+import type { CounterState, Store } from '../types.ts'
+import { stringified, toCounter, toSession, toToken } from './records.ts'
+import { migration, resolveTables, type Statement, statements, type Tables } from './sql.ts'
 
 /**
  * The slice of a `pg` Pool (or Client) the store uses. A Pool is what you want: it reconnects after the database

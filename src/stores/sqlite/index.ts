@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { invalidOption } from '../errors.ts'
-import { intOption, MAX_TIMER_DELAY } from '../validate.ts'
-import type { SessionMeta, SessionRecord, Store, StoredData } from './types.ts'
+import { invalidOption } from '../../errors.ts'
+import { intOption, MAX_TIMER_DELAY } from '../../validate.ts'
+import type { SessionMeta, SessionRecord, Store, StoredData } from '../types.ts'
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {

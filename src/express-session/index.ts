@@ -3,7 +3,7 @@
  * and callback API on coatcheck's engine, so an app switches by changing its import line.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { holdResponse } from '../session/respond.ts'
+import { holdResponse } from '../core/hold.ts'
 import { DropInContext, type DropInRequest } from './context.ts'
 import { Cookie } from './cookie.ts'
 import { type ExpressSessionOptions, resolveDropInOptions } from './options.ts'
@@ -59,7 +59,7 @@ session.Cookie = Cookie
 session.Session = Session
 
 export default session
-export { type LegacySession, type LegacyStore, legacyStore } from '../stores/legacy.ts'
+export { type LegacySession, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
 export { Cookie, type CookieOptions } from './cookie.ts'
 export type { ExpressSessionOptions } from './options.ts'
 export { type Callback, Session } from './session.ts'

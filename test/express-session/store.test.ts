@@ -4,8 +4,8 @@ import { createRequire } from 'node:module'
 import { describe, it } from 'node:test'
 import { inherits } from 'node:util'
 import express from 'express'
-import session, { Cookie, MemoryStore, Session, Store } from '../../src/compat/index.ts'
-import type { LegacySession, StoreCallback } from '../../src/stores/legacy.ts'
+import session, { Cookie, MemoryStore, Session, Store } from '../../src/express-session/index.ts'
+import type { LegacySession, StoreCallback } from '../../src/stores/legacy/adapter.ts'
 import { Client, SECRET, serve } from './support.ts'
 
 interface FileLikeStore extends Store {
@@ -50,7 +50,7 @@ describe('Store, MemoryStore, Cookie, Session exports', () => {
   })
 
   it('require() of the module returns the middleware with its properties (Node 24 require(esm))', () => {
-    const required = createRequire(import.meta.url)('../../src/compat/index.ts')
+    const required = createRequire(import.meta.url)('../../src/express-session/index.ts')
     assert.equal(required, session)
     assert.equal(required.Store, Store)
   })

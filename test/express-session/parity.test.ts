@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import express from 'express'
 import real from 'express-session'
-import session, { type ExpressSessionOptions } from '../../src/compat/index.ts'
+import session, { type ExpressSessionOptions } from '../../src/express-session/index.ts'
 import { Client, SECRET, serve, sessionIdOf, shape } from './support.ts'
 
 type Options = ExpressSessionOptions & Record<string, unknown>

@@ -15,13 +15,13 @@
  * never less where it matters: a login (`update` to a user) is listed before it is written; scores only grow; and a
  * member whose record is gone or belongs to someone else is skipped when listing and never deleted through.
  */
-import { invalidOption } from '../errors.ts'
-import { adapt, guardErrors, pairs, type RedisClient, type Script, type Send, script } from './redis/client.ts'
-import { deadline, sessionFields, toCounter, toSession, toToken } from './redis/records.ts'
-import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, PEEK, ROTATE, UPDATE } from './redis/scripts.ts'
-import type { Store } from './types.ts'
+import { invalidOption } from '../../errors.ts'
+import type { Store } from '../types.ts'
+import { adapt, guardErrors, pairs, type RedisClient, type Script, type Send, script } from './client.ts'
+import { deadline, sessionFields, toCounter, toSession, toToken } from './records.ts'
+import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, PEEK, ROTATE, UPDATE } from './scripts.ts'
 
-export type { IoredisLike, NodeRedisClientLike, NodeRedisClusterLike, RedisClient } from './redis/client.ts'
+export type { IoredisLike, NodeRedisClientLike, NodeRedisClusterLike, RedisClient } from './client.ts'
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage } from 'node:http'
 import { inherits } from 'node:util'
-import type { LegacySession, StoreCallback } from '../stores/legacy.ts'
+import type { LegacySession, StoreCallback } from '../stores/legacy/adapter.ts'
 import { Cookie } from './cookie.ts'
 import { type Callback, Session } from './session.ts'
 

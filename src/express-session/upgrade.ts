@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type CookieAttributes, cookieValues, rawCookieValues, serializeCookie } from '../core/cookie.ts'
+import { parseData } from '../core/json.ts'
+import { isSecure } from '../core/request.ts'
+import { storeCall } from '../core/store-call.ts'
+import { hashedKey, newToken, type Secret, shortId, sign, unsign } from '../core/token.ts'
 import { invalidOption } from '../errors.ts'
-import { type CookieAttributes, cookieValues, rawCookieValues, serializeCookie } from '../session/cookie.ts'
-import { storeCall } from '../session/guard.ts'
-import { parseData } from '../session/json.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
-import { isSecure } from '../session/request.ts'
-import { hashedKey, newToken, type Secret, shortId, sign, unsign } from '../session/token.ts'
-import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy.ts'
+import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
 import type { SessionRecord, SessionStore, StoredData } from '../stores/types.ts'
 
 /** Options of {@link upgradeSessions}. */

@@ -1,6 +1,6 @@
-import { CoatcheckError } from '../errors.ts'
-import { parseData, parseStored } from '../session/json.ts'
-import type { SessionEntry, SessionMeta, SessionPatch, SessionRecord, SessionStore, StoredData } from './types.ts'
+import { parseData, parseStored } from '../../core/json.ts'
+import { CoatcheckError } from '../../errors.ts'
+import type { SessionEntry, SessionMeta, SessionPatch, SessionRecord, SessionStore, StoredData } from '../types.ts'
 
 /** A node-style callback, as express-session stores take them. */
 export type StoreCallback = (error?: unknown, value?: unknown) => void

@@ -1,6 +1,6 @@
-import { fnOption, intOption, MAX_TIMER_DELAY } from '../validate.ts'
-import { heapPop, heapPush } from './memory/heap.ts'
-import type { CounterState, SessionRecord, Store, StoredData, TokenRecord } from './types.ts'
+import { fnOption, intOption, MAX_TIMER_DELAY } from '../../validate.ts'
+import type { CounterState, SessionRecord, Store, StoredData, TokenRecord } from '../types.ts'
+import { heapPop, heapPush } from './heap.ts'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {

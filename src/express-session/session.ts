@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { call } from '../stores/legacy.ts'
+import { call } from '../stores/legacy/adapter.ts'
 import type { Cookie } from './cookie.ts'
 
 /** A node-style callback: `(err) => void`. */

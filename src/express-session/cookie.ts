@@ -1,4 +1,4 @@
-import { type CookieAttributes, serializeCookie } from '../session/cookie.ts'
+import { type CookieAttributes, serializeCookie } from '../core/cookie.ts'
 
 /** express-session's `cookie` option (an object, or a function of the request returning one). */
 export interface CookieOptions {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
-import session, { MemoryStore } from '../../src/compat/index.ts'
-import type { StoreCallback } from '../../src/stores/legacy.ts'
+import session, { MemoryStore } from '../../src/express-session/index.ts'
+import type { StoreCallback } from '../../src/stores/legacy/adapter.ts'
 import type { Running } from '../support/http.ts'
 import { Client, SECRET, serve } from './support.ts'
 
