@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { createClient } from 'redis'
 import { deadline, sessionFields } from '../src/stores/redis/records.ts'
-import type { SessionRecord, Store } from '../src/stores/types.ts'
+import type { CoatcheckStore, SessionRecord } from '../src/stores/types.ts'
 import { PROFILE } from './servers/serve.ts'
 
 // Filling a store with up to a million sessions, fast: not through `create` (a million scripts plus index scripts)
@@ -82,7 +82,7 @@ export async function fillPostgres(pool: pg.Pool, table: string, from: number, t
 }
 
 /** Fails unless the store reads a filler session and lists a filler user's sessions as its own `create` would. */
-export async function checkFill(store: Store, count: number): Promise<void> {
+export async function checkFill(store: CoatcheckStore, count: number): Promise<void> {
   const i = count - 1
   const got = await store.get(fillerKey(i))
   const want = record(fillerUser(i))

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { postgresStore } from '../src/stores/postgres/index.ts'
 import { redisStore } from '../src/stores/redis/index.ts'
-import type { Store } from '../src/stores/types.ts'
+import type { CoatcheckStore } from '../src/stores/types.ts'
 import { startPostgres } from '../test/support/postgres.ts'
 import { startRedis } from '../test/support/redis.ts'
 import { fixed, median, percentile, save, table } from './common.ts'
@@ -34,7 +34,7 @@ interface Timing {
 const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').map(Number)
 
 /** `store.destroyByUser` of a user with 5 sessions, re-created through `create` before every repetition. */
-async function timeRevoke(store: Store, reps: number): Promise<number[]> {
+async function timeRevoke(store: CoatcheckStore, reps: number): Promise<number[]> {
   const times: number[] = []
   for (let rep = -5; rep < reps; rep++) {
     for (let j = 0; j < PER_USER; j++) await store.create(`${TARGET}-${rep}-${j}`, record(TARGET))

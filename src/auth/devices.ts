@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { shortId } from '../core/token.ts'
 import { contextOf } from '../session/middleware.ts'
-import type { SessionStore, Store } from '../stores/types.ts'
+import type { CoatcheckStore, SessionStore } from '../stores/types.ts'
 import { destroyUser } from '../stores/user.ts'
 import { deviceLabel } from './useragent.ts'
 
@@ -60,6 +60,6 @@ export function revokeOtherSessions(req: IncomingMessage): Promise<number> {
  * Ends every session (and remember-me token, when the store keeps them) of `userId`, without a request: for admins
  * and account deletion. O(that user's sessions) on every backend. Resolves how many sessions were ended.
  */
-export function revokeAllSessions(store: SessionStore | Store, userId: string): Promise<number> {
+export function revokeAllSessions(store: SessionStore | CoatcheckStore, userId: string): Promise<number> {
   return destroyUser(store, userId)
 }

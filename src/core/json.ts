@@ -32,3 +32,15 @@ export function parseData(stored: Record<string, string>): Record<string, unknow
   }
   return values
 }
+
+/**
+ * The keys of a parsed JSON object copied into a null-prototype object. `JSON.parse` makes a `__proto__` key an own
+ * property; assigning it on an object without a prototype keeps it one (there is no setter to hit), so stored data
+ * can never become a prototype. Anything but a plain object yields an empty object.
+ */
+export function nullProto<T = unknown>(parsed: unknown): Record<string, T> {
+  const object = Object.create(null) as Record<string, T>
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return object
+  for (const key of Object.keys(parsed)) object[key] = (parsed as Record<string, T>)[key]!
+  return object
+}

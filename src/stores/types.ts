@@ -123,7 +123,7 @@ export interface CounterStore {
 }
 
 /** A complete backend: the sessions contract plus tokens and counters. */
-export interface Store extends SessionStore {
+export interface CoatcheckStore extends SessionStore {
   readonly tokens: TokenStore
   readonly counters: CounterStore
   /** Stops timers and releases what the store opened itself (never a client the app passed in). */

@@ -14,7 +14,7 @@ import {
   session,
   verifyPassword,
 } from '../../src/index.ts'
-import type { Store } from '../../src/stores/types.ts'
+import type { CoatcheckStore } from '../../src/stores/types.ts'
 import { Clock, Instrumented } from '../support/faults.ts'
 import { Browser, listen, type Running } from '../support/http.ts'
 
@@ -25,7 +25,7 @@ export const USERS = [
 ]
 
 export interface AuthApp extends Running {
-  store: Store
+  store: CoatcheckStore
   spy: Instrumented
   clock: Clock
   browser(userAgent?: string): Browser
@@ -38,7 +38,7 @@ let hashes: Map<string, string> | undefined
  * cart anonymous users can fill, and a "sensitive" route behind requireFresh(10 min).
  */
 export async function startAuthApp(
-  store: Store,
+  store: CoatcheckStore,
   options: { session?: Partial<SessionOptions>; throttle?: LoginThrottleOptions } = {},
 ): Promise<AuthApp> {
   hashes ??= new Map(await Promise.all(USERS.map(async (u) => [u.email, await hashPassword(u.password)] as const)))

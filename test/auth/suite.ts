@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { after, before, describe, it, mock } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Store } from '../../src/stores/types.ts'
+import type { CoatcheckStore } from '../../src/stores/types.ts'
 import { send } from '../support/http.ts'
 import { type AuthApp, login, startAuthApp, USERS } from './harness.ts'
 
@@ -11,7 +11,7 @@ const CHROME_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML,
 const FIREFOX_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.6; rv:140.0) Gecko/20100101 Firefox/140.0'
 
 /** Login, logout, guards, devices and throttling on one backend. `open` gives a fresh, empty store. */
-export function authSuite(name: string, open: () => Promise<Store>): void {
+export function authSuite(name: string, open: () => Promise<CoatcheckStore>): void {
   describe(`auth on ${name}`, () => {
     let app: AuthApp
     before(async () => {

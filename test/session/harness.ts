@@ -3,7 +3,7 @@ import { hashedKey } from '../../src/core/token.ts'
 import { memoryStore } from '../../src/index.ts'
 import { session } from '../../src/session/middleware.ts'
 import type { SessionOptions } from '../../src/session/options.ts'
-import type { Store } from '../../src/stores/types.ts'
+import type { CoatcheckStore } from '../../src/stores/types.ts'
 import { Clock, Instrumented } from '../support/faults.ts'
 import { Browser, listen, type Running } from '../support/http.ts'
 
@@ -17,7 +17,7 @@ export const SECRET = 'test-secret-that-is-at-least-32-chars-long'
 
 export interface Harness extends Running {
   /** The real memory store behind the instrumented one. */
-  inner: Store
+  inner: CoatcheckStore
   spy: Instrumented
   clock: Clock
   browser(): Browser

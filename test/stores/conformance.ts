@@ -2,16 +2,16 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { SessionEntry, SessionRecord, Store, TokenRecord } from '../../src/stores/types.ts'
+import type { CoatcheckStore, SessionEntry, SessionRecord, TokenRecord } from '../../src/stores/types.ts'
 
 /** A backend under test. Durable backends run against real servers, so every test here uses the wall clock. */
 export interface ConformanceTarget {
   /** Shown in the test names. */
   name: string
   /** Called before each test: a fresh, empty store. */
-  open(): Promise<Store>
+  open(): Promise<CoatcheckStore>
   /** Called after each test. Default: `store.close()`. */
-  close?(store: Store): Promise<void>
+  close?(store: CoatcheckStore): Promise<void>
   /**
    * The backend drops expired records by itself (Redis TTLs), so `prune` may find fewer expired sessions than were
    * written. Default false: `prune` must count every one.
@@ -53,7 +53,7 @@ const sorted = (entries: SessionEntry[]) =>
 /** Registers the store contract's behaviour as `node:test` suites, run against a fresh store per test. */
 export function storeConformance(target: ConformanceTarget): void {
   describe(`store conformance: ${target.name}`, () => {
-    let store: Store
+    let store: CoatcheckStore
     beforeEach(async () => {
       store = await target.open()
     })

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { CoatcheckError } from '../../src/errors.ts'
 import { type SqliteStoreOptions, sqliteStore } from '../../src/stores/sqlite/index.ts'
-import type { SessionRecord, Store } from '../../src/stores/types.ts'
+import type { CoatcheckStore, SessionRecord } from '../../src/stores/types.ts'
 import { Browser, listen } from '../support/http.ts'
 import { storeConformance } from './conformance.ts'
 import { sessionApp } from './sqlite/app.ts'
@@ -98,7 +98,7 @@ function browserAt(url: string, jar: Map<string, string>): Browser {
   return browser
 }
 
-const opened = new WeakMap<Store, string>()
+const opened = new WeakMap<CoatcheckStore, string>()
 storeConformance({
   name: 'sqlite (a fresh file per test)',
   async open() {

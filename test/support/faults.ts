@@ -1,4 +1,4 @@
-import type { Store } from '../../src/stores/types.ts'
+import type { CoatcheckStore } from '../../src/stores/types.ts'
 
 type Method = 'get' | 'create' | 'update' | 'touch' | 'destroy' | 'listByUser' | 'destroyByUser' | 'prune'
 
@@ -8,10 +8,10 @@ type Method = 'get' | 'create' | 'update' | 'touch' | 'destroy' | 'listByUser' |
  */
 export class Instrumented {
   readonly calls: Record<string, number> = {}
-  readonly store: Store
+  readonly store: CoatcheckStore
   readonly #failing = new Map<Method, 'reject' | 'throw' | 'hang'>()
 
-  constructor(inner: Store) {
+  constructor(inner: CoatcheckStore) {
     this.store = new Proxy(inner, {
       get: (target, name, receiver) => {
         const member = Reflect.get(target, name, receiver)

@@ -1,5 +1,5 @@
 import { fnOption, intOption, MAX_TIMER_DELAY } from '../../validate.ts'
-import type { CounterState, SessionRecord, Store, StoredData, TokenRecord } from '../types.ts'
+import type { CoatcheckStore, CounterState, SessionRecord, StoredData, TokenRecord } from '../types.ts'
 import { heapPop, heapPush } from './heap.ts'
 
 /** Options of {@link memoryStore}. */
@@ -25,7 +25,7 @@ export interface MemoryStoreOptions {
  * first, in amortized O(log n)), so a burst of new anonymous sessions cannot log users out. Expired records are swept
  * by one unref'd timer, so it neither leaks nor keeps the process alive. `close()` stops the timer.
  */
-export function memoryStore(options: MemoryStoreOptions = {}): Store {
+export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
   const { maxEntries, sweepInterval, now } = resolveOptions(options)
   const sessions = new Table<SessionRecord>()
   let anonymous: Deadline[] = []

@@ -1,6 +1,6 @@
 import { CoatcheckError, invalidOption } from '../../errors.ts'
 import { intOption, MAX_TIMER_DELAY } from '../../validate.ts'
-import type { CounterState, Store } from '../types.ts'
+import type { CoatcheckStore, CounterState } from '../types.ts'
 import { stringified, toCounter, toSession, toToken } from './records.ts'
 import { migration, resolveTables, type Statement, statements, type Tables } from './sql.ts'
 
@@ -58,7 +58,7 @@ export interface PostgresStoreOptions extends PostgresTableOptions {
 }
 
 /** What {@link postgresStore} resolves: a complete store whose `close()` stops the prune timer. */
-export type PostgresStore = Store & { close(): Promise<void> }
+export type PostgresStore = CoatcheckStore & { close(): Promise<void> }
 
 /**
  * Creates the tables and indexes if they are missing. Idempotent, and safe to run from several instances at once:

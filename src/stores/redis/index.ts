@@ -16,7 +16,7 @@
  * member whose record is gone or belongs to someone else is skipped when listing and never deleted through.
  */
 import { invalidOption } from '../../errors.ts'
-import type { Store } from '../types.ts'
+import type { CoatcheckStore } from '../types.ts'
 import { adapt, guardErrors, pairs, type RedisClient, type Script, type Send, script } from './client.ts'
 import { deadline, sessionFields, toCounter, toSession, toToken } from './records.ts'
 import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, PEEK, ROTATE, UPDATE } from './scripts.ts'
@@ -45,7 +45,7 @@ const KNOWN = new Set(['client', 'prefix'])
  * revoking a user's sessions in O(their sessions) — never a SCAN — and the same for remember-me tokens. Redis drops
  * expired records itself, so `prune()` has nothing to do. Client errors reject the call (the engine answers 503).
  */
-export function redisStore(options: RedisStoreOptions): Store {
+export function redisStore(options: RedisStoreOptions): CoatcheckStore {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'must be an object')
   for (const name of Object.keys(options)) if (!KNOWN.has(name)) throw invalidOption(name, 'is not a known option')
   const { client, prefix = 'coatcheck:' } = options

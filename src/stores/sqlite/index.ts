@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { invalidOption } from '../../errors.ts'
 import { intOption, MAX_TIMER_DELAY } from '../../validate.ts'
-import type { SessionMeta, SessionRecord, Store, StoredData } from '../types.ts'
+import type { CoatcheckStore, SessionMeta, SessionRecord, StoredData } from '../types.ts'
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
@@ -44,7 +44,7 @@ const COLUMNS = 'data, user_id, meta, created_at, last_seen_at, expires_at, abso
  * by one unref'd timer. Any SQLite error (locked past `busyTimeout`, read-only file, full disk) rejects the call,
  * which the session engine answers with a 503. `close()` stops the timer and closes the file; twice is fine.
  */
-export function sqliteStore(options: SqliteStoreOptions): Store & { close(): Promise<void> } {
+export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { close(): Promise<void> } {
   const { path, tablePrefix, busyTimeout, pruneInterval, maxPageCount } = resolveOptions(options)
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const db = new DatabaseSync(path)

@@ -1,9 +1,9 @@
 import express, { type Express } from 'express'
 import { type OnEvent, session } from '../../../src/index.ts'
-import type { Store } from '../../../src/stores/types.ts'
+import type { CoatcheckStore } from '../../../src/stores/types.ts'
 
 /** An Express 5 app on `store`: GET /session shows the data, POST /session merges the JSON body in, GET /ping. */
-export function sessionApp(store: Store, onEvent?: OnEvent): Express {
+export function sessionApp(store: CoatcheckStore, onEvent?: OnEvent): Express {
   const app = express()
   app.set('env', 'test') // keeps Express's error handler from printing the expected store failures
   app.use(express.json({ limit: '1mb' }))
