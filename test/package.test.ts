@@ -14,12 +14,12 @@ describe('the built package', () => {
       import { sqliteStore } from 'coatcheck/sqlite'
       import { redisStore } from 'coatcheck/redis'
       import { postgresStore, migrate } from 'coatcheck/postgres'
-      import dropIn, { CoatcheckStore, MemoryStore, upgradeSessions } from 'coatcheck/express-session'
-      const all = [session, memoryStore, logIn, loginThrottle, sqliteStore, redisStore, postgresStore, migrate, dropIn, CoatcheckStore, MemoryStore, upgradeSessions]
+      import dropIn, { Store, MemoryStore, upgradeSessions } from 'coatcheck/express-session'
+      const all = [session, memoryStore, logIn, loginThrottle, sqliteStore, redisStore, postgresStore, migrate, dropIn, Store, MemoryStore, upgradeSessions]
       console.log(all.map((f) => typeof f).join(','))`
     const { stdout } = await run(node, ['--input-type=module', '-e', esm])
     assert.equal(stdout.trim(), Array(12).fill('function').join(','))
-    const cjs = `const s = require('coatcheck/express-session'); console.log(typeof s, typeof s.CoatcheckStore, typeof s.MemoryStore)`
+    const cjs = `const s = require('coatcheck/express-session'); console.log(typeof s, typeof s.Store, typeof s.MemoryStore)`
     const required = await run(node, ['-e', cjs])
     assert.equal(required.stdout.trim(), 'function function function')
   })
