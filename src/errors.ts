@@ -1,8 +1,12 @@
 /** Stable error codes that callers can `switch` on. */
 export type CoatcheckErrorCode =
   | 'INVALID_OPTION'
+  | 'INVALID_ARGUMENT'
   | 'RESERVED_KEY'
+  | 'INVALID_KEY'
+  | 'INVALID_USER_ID'
   | 'SESSION_TOO_LARGE'
+  | 'SESSION_TOO_DEEP'
   | 'SESSION_DESTROYED'
   | 'STORE_ERROR'
   | 'STORE_TIMEOUT'

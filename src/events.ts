@@ -10,6 +10,14 @@ export type SessionEventType =
   | 'login'
   | 'logout'
   | 'throttled'
+  | 'csrf-rejected'
+  | 'remember-issued'
+  | 'remember-used'
+  | 'remember-theft'
+  | 'remember-expired'
+
+/** Why `csrf()` refused a request. */
+export type CsrfReason = 'cross-site' | 'origin-mismatch' | 'null-origin' | 'token-missing' | 'token-invalid'
 
 /** One event. Session IDs never appear, only `sid`: a short, non-reversible hash of the store key. */
 export interface SessionEvent {
@@ -18,8 +26,12 @@ export interface SessionEvent {
   sid?: string
   /** `regenerated`: short hash of the key the session had before. */
   previousSid?: string
-  /** `expired`: which deadline passed. */
-  reason?: 'idle' | 'absolute'
+  /** `expired`: which deadline passed. `csrf-rejected`: why the request was refused. */
+  reason?: 'idle' | 'absolute' | CsrfReason
+  /** `csrf-rejected`: the request went through anyway (`reportOnly`). */
+  reportOnly?: boolean
+  /** `remember-*`: short hash of the remember-me token's selector. */
+  tokenId?: string
   /** `store-error`: the failure. */
   error?: unknown
   /** `throttled`: which limit refused the attempt. */
@@ -39,6 +51,11 @@ export const channelNames: Readonly<Record<SessionEventType, string>> = Object.f
   login: 'coatcheck:login',
   logout: 'coatcheck:logout',
   throttled: 'coatcheck:throttled',
+  'csrf-rejected': 'coatcheck:csrf-rejected',
+  'remember-issued': 'coatcheck:remember-issued',
+  'remember-used': 'coatcheck:remember-used',
+  'remember-theft': 'coatcheck:remember-theft',
+  'remember-expired': 'coatcheck:remember-expired',
 })
 
 const channels = Object.fromEntries(
@@ -50,11 +67,28 @@ export function eventEmitter(onEvent: OnEvent | undefined): (event: SessionEvent
   return (event) => {
     const ch = channels[event.type]
     if (ch.hasSubscribers) ch.publish(event)
-    if (!onEvent) return
+    if (!onEvent) {
+      if (event.type === 'store-error' && !ch.hasSubscribers) warnStoreError(event.error)
+      return
+    }
     try {
       onEvent(event)
     } catch (error) {
       process.emitWarning(`coatcheck: onEvent threw: ${String(error)}`, 'CoatcheckWarning')
     }
   }
+}
+
+let warnedStoreError = false
+
+// Without `onEvent` (or a channel subscriber) a store failure would only be a bare 503: say once why.
+function warnStoreError(error: unknown): void {
+  if (warnedStoreError) return
+  warnedStoreError = true
+  const cause = (error as { cause?: unknown })?.cause ?? error
+  process.emitWarning(
+    `coatcheck: the session store failed, so requests answer 503 (${String((cause as Error)?.message ?? cause)}); ` +
+      'pass `onEvent` to session() to see every store-error',
+    { type: 'CoatcheckWarning', code: 'COATCHECK_STORE_ERROR' },
+  )
 }

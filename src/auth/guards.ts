@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { invalidOption } from '../errors.ts'
+import { CoatcheckError, invalidOption } from '../errors.ts'
 import type { Middleware } from '../session/middleware.ts'
 import { contextOf } from '../session/middleware.ts'
-import { intOption } from '../validate.ts'
+import { intOption, knownKeys } from '../validate.ts'
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -19,11 +19,23 @@ function refuse(res: ServerResponse, body: Record<string, string>): void {
  * Lets only logged-in requests through. Others get 401 `{ "error": "Unauthorized" }`, or a 303 to `redirectTo` when
  * they accept HTML. It fails closed: when the session could not be loaded, the request never gets here (the session
  * middleware passed a 503 to `next`), and without the session middleware it is an error, not a pass.
+ *
+ * @example
+ * ```ts
+ * app.get('/api/me', requireAuth(), (req, res) => res.json({ userId: req.session.userId }))
+ * app.get('/dashboard', requireAuth({ redirectTo: '/login' }), renderDashboard)
+ * ```
  */
-export function requireAuth(options: RequireAuthOptions = {}): Middleware {
+export function requireAuth(options?: RequireAuthOptions): Middleware
+export function requireAuth(options: RequireAuthOptions = {}, _res?: unknown, next?: unknown): Middleware {
+  if (mountedBare(options, next)) {
+    next(misuse('requireAuth()'))
+    return undefined as unknown as Middleware
+  }
+  knownKeys('requireAuth()', options, ['redirectTo'])
   const { redirectTo } = options
-  if (redirectTo !== undefined && (typeof redirectTo !== 'string' || !redirectTo.startsWith('/'))) {
-    throw invalidOption('redirectTo', "must be a path starting with '/'")
+  if (redirectTo !== undefined && (typeof redirectTo !== 'string' || !/^\/(?![/\\])/.test(redirectTo))) {
+    throw invalidOption('redirectTo', "must be a local path: starting with '/', not '//'")
   }
   return (req, res, next) => {
     try {
@@ -44,8 +56,18 @@ export function requireAuth(options: RequireAuthOptions = {}): Middleware {
  * Guards sensitive actions: the user must have logged in (entered a password) within `maxAgeMs`. Otherwise a 401
  * `{ "error": "Reauthentication required", "reason": "stale" }` that the app can turn into "confirm your password"
  * (`reason: "unauthenticated"` when nobody is logged in). Sessions restored by remember-me are never fresh.
+ *
+ * @example
+ * ```ts
+ * app.post('/account/password', requireAuth(), requireFresh(10 * 60_000), changePassword)
+ * ```
  */
-export function requireFresh(maxAgeMs: number): Middleware {
+export function requireFresh(maxAgeMs: number): Middleware
+export function requireFresh(maxAgeMs: number, _res?: unknown, next?: unknown): Middleware {
+  if (mountedBare(maxAgeMs, next)) {
+    next(misuse('requireFresh(maxAgeMs)'))
+    return undefined as unknown as Middleware
+  }
   intOption('maxAgeMs', maxAgeMs, undefined)
   return (req, res, next) => {
     let context: ReturnType<typeof contextOf>
@@ -60,6 +82,20 @@ export function requireFresh(maxAgeMs: number): Middleware {
     if (fresh) return next()
     refuse(res, { error: 'Reauthentication required', reason: 'stale' })
   }
+}
+
+/** `app.get('/me', requireAuth, handler)`: the factory itself was mounted, and Express now calls it per request. */
+function mountedBare(first: unknown, third: unknown): third is (error: unknown) => void {
+  return typeof third === 'function' && typeof first === 'object' && first !== null && 'headers' in first
+}
+
+function misuse(call: string): CoatcheckError {
+  const name = call.slice(0, call.indexOf('('))
+  return new CoatcheckError(
+    'INVALID_OPTION',
+    `coatcheck: \`${name}\` was mounted as middleware itself; mount what it returns: \`${call}\``,
+    500,
+  )
 }
 
 function acceptsHtml(req: IncomingMessage): boolean {

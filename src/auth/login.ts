@@ -1,15 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { clientIp } from '../core/request.ts'
+import { toUserId } from '../core/keys.ts'
 import { shortId } from '../core/token.ts'
 import { contextOf } from '../session/middleware.ts'
+import { deviceMeta, forgetDevice, issue, newRememberToken, rememberingOf } from './remember.ts'
+import { destroyUser } from './user.ts'
 
 /** Options of `logIn`. */
 export interface LogInOptions {
   /**
    * Carry the anonymous session's data (a cart, say) into the logged-in one. Data is never carried over from a
-   * different user's session. Default true.
+   * different user's session, nor from a session revoked while this request ran. Default true.
    */
   keep?: boolean
+  /**
+   * Remember this device: issue a remember-me token in its own long-lived cookie, so a later visit after the browser
+   * restarted is logged in again (see `rememberMe()`, which must be mounted). Default false.
+   */
+  remember?: boolean
 }
 
 /** Options of `logOut`. */
@@ -18,36 +25,55 @@ export interface LogOutOptions {
   everywhere?: boolean
 }
 
-const MAX_USER_AGENT = 256
-
 /**
  * Logs `userId` in on this request: the session gets a new ID (the old record is deleted, so a planted cookie is
  * useless), and stores the user, the auth time, the client IP and user agent. The session is stored before this
- * resolves; the response carries the new cookie.
+ * resolves; the response carries the new cookie. A user ID is a string (an integer is stored as its decimal string),
+ * well-formed Unicode without U+0000, at most 256 characters.
+ *
+ * @example
+ * ```ts
+ * app.post('/login', async (req, res) => {
+ *   const user = await users.findByEmail(req.body.email)
+ *   const { ok } = await verifyPassword(user?.passwordHash, req.body.password)
+ *   if (!user || !ok) return res.status(401).send('Invalid email or password')
+ *   await logIn(req, user.id)
+ *   res.redirect(303, '/dashboard')
+ * })
+ * ```
  */
-export async function logIn(req: IncomingMessage, userId: string, options: LogInOptions = {}): Promise<void> {
-  if (typeof userId !== 'string' || userId.length === 0) throw new TypeError('coatcheck: logIn needs a userId string')
+export async function logIn(req: IncomingMessage, userId: string | number, options: LogInOptions = {}): Promise<void> {
+  const id = toUserId(userId)
   const context = contextOf(req)
-  const ua = req.headers['user-agent']
-  await context.logIn(
-    userId,
-    {
-      authAt: context.options.now(),
-      ip: clientIp(req, context.options.trust),
-      ua: typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT) : null,
-    },
-    options.keep ?? true,
-  )
+  const remembering = options.remember === true ? rememberingOf(req) : undefined
+  const device = deviceMeta(context, req, context.options.now())
+  const token = remembering && newRememberToken()
+  const meta = token ? { ...device, rememberId: token.id } : device
+  const sameUser = context.userId === null || context.userId === id
+  await forgetDevice(context, req, !token)
+  await context.rotate({ carry: (options.keep ?? true) && sameUser ? 'data' : 'nothing', user: { id, meta } })
+  if (token) await issue(context, token, device, remembering!.maxAge)
+  context.emit({ type: 'login', sid: shortId(context.storedKey!) })
 }
 
 /**
- * Logs out: deletes this session (or, with `everywhere`, every session of the user), expires the cookie with the
- * attributes it was set with, and marks the response `Cache-Control: no-store`.
+ * Logs out: deletes this session (or, with `everywhere`, every session and remember-me token of the user), expires
+ * the cookie with the attributes it was set with, and marks the response `Cache-Control: no-store`.
+ *
+ * @example
+ * ```ts
+ * app.post('/logout', async (req, res) => {
+ *   await logOut(req, res)
+ *   res.redirect(303, '/')
+ * })
+ * ```
  */
 export async function logOut(req: IncomingMessage, res: ServerResponse, options: LogOutOptions = {}): Promise<void> {
   const context = contextOf(req)
   const sid = context.storedKey && shortId(context.storedKey)
-  if (options.everywhere) await context.revokeUserSessions(false)
+  const userId = context.userId
+  if (options.everywhere && userId !== null) await context.call(() => destroyUser(context.options.store, userId))
+  else await forgetDevice(context, req)
   await context.destroy()
   res.setHeader('Cache-Control', 'no-store')
   context.emit({ type: 'logout', ...(sid && { sid }) })

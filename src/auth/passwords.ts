@@ -4,10 +4,31 @@ import { CoatcheckError } from '../errors.ts'
 /** OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane. */
 const CURRENT = Object.freeze({ memory: 19_456, passes: 2, parallelism: 1, saltBytes: 16, tagLength: 32 })
 
+/**
+ * The parameters `verifyPassword` accepts in a stored hash. The lower bounds are argon2's own (RFC 9106); the upper
+ * ones keep a planted or corrupted hash from making one login burn gigabytes of memory or seconds of CPU, and still
+ * admit every profile of OWASP's cheat sheet and RFC 9106's second recommendation (64 MiB, t=3, p=4): memory up to
+ * 256 MiB (262 144 KiB) and at least 8 KiB per lane, at most 16 passes and 16 lanes, memory × passes at most
+ * 1 GiB-passes, salt 8 to 64 bytes, tag 4 to 64 bytes. A hash outside them verifies as a wrong password would.
+ */
+export const HASH_LIMITS = Object.freeze({
+  maxMemory: 262_144,
+  maxPasses: 16,
+  maxParallelism: 16,
+  maxWork: 1_048_576,
+  minSaltBytes: 8,
+  maxSaltBytes: 64,
+  minTagLength: 4,
+  maxTagLength: 64,
+})
+
 /** Longer passwords are refused before hashing, so a huge input cannot be used to burn CPU. */
 export const MAX_PASSWORD_BYTES = 1024
 
-const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/
+// Digit runs are bounded so Number() stays exact; the base64 runs so a huge string is not decoded.
+const PHC = /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})\$([A-Za-z0-9+/]{1,100})\$([A-Za-z0-9+/]{1,100})$/
+// What a hash from bcrypt, scrypt, pbkdf2 or argon2 libraries starts with: `$2b$10$`, `$argon2i$`, `$scrypt$`...
+const HASH_LIKE = /^\$(?:2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$|argon2(?:id|i|d)\$|scrypt\$|pbkdf2[-\w]*\$)/
 
 interface Parsed {
   memory: number
@@ -21,16 +42,27 @@ function normalize(password: string): Buffer {
   return Buffer.from(password.normalize('NFKC'), 'utf8')
 }
 
+/** The hash's parameters when it is an argon2id PHC string within HASH_LIMITS, otherwise undefined. */
 function parse(hash: string): Parsed | undefined {
   const m = PHC.exec(hash)
   if (!m) return undefined
-  return {
-    memory: Number(m[1]),
-    passes: Number(m[2]),
-    parallelism: Number(m[3]),
-    salt: Buffer.from(m[4]!, 'base64'),
-    tag: Buffer.from(m[5]!, 'base64'),
-  }
+  const [memory, passes, parallelism] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  const salt = Buffer.from(m[4]!, 'base64')
+  const tag = Buffer.from(m[5]!, 'base64')
+  const L = HASH_LIMITS
+  const within =
+    parallelism >= 1 &&
+    parallelism <= L.maxParallelism &&
+    memory >= 8 * parallelism &&
+    memory <= L.maxMemory &&
+    passes >= 1 &&
+    passes <= L.maxPasses &&
+    memory * passes <= L.maxWork &&
+    salt.length >= L.minSaltBytes &&
+    salt.length <= L.maxSaltBytes &&
+    tag.length >= L.minTagLength &&
+    tag.length <= L.maxTagLength
+  return within ? { memory, passes, parallelism, salt, tag } : undefined
 }
 
 function compute(message: Buffer, p: Omit<Parsed, 'tag'>, tagLength: number): Promise<Buffer> {
@@ -59,6 +91,8 @@ export async function hashPassword(password: string): Promise<string> {
 // Verified when there is no user, so an unknown account costs exactly one hash verification, like a known one.
 // The hash of 32 random bytes that were thrown away: no password matches it.
 const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$kEIHLJR0h1bTPrRSFG0sjA$iafSWeghqsxhUQiuZJ3OK6LrzspYIE44u//T1P6Pdd4'
+const DUMMY = parse(DUMMY_HASH)!
+const NO = Object.freeze({ ok: false, needsRehash: false })
 
 /** The outcome of `verifyPassword`. */
 export interface Verification {
@@ -69,20 +103,51 @@ export interface Verification {
 }
 
 /**
- * Checks `password` against an argon2id PHC `hash` in constant time. With no hash (unknown user) it verifies against
- * a fixed dummy hash and answers `ok: false`, so both cases cost one verification. A hash in another format (bcrypt,
- * say) or a password over 1 KiB answers `ok: false` without hashing.
+ * Checks `password` against an argon2id PHC `hash` in constant time; it never rejects on what a client sent or a
+ * store held. With no hash (unknown user), a missing or non-string password (a repeated form field is an array), or
+ * an argon2id hash whose parameters are out of range (see `HASH_LIMITS`), it verifies against a fixed dummy hash and
+ * answers `ok: false`, so each case costs one verification, like a wrong password. A hash in another format
+ * (bcrypt, say) or a password over 1 KiB answers `ok: false` without hashing. Throws `CoatcheckError` only on a
+ * programming error: the arguments in bcrypt's order, `(password, hash)`.
  */
-export async function verifyPassword(hash: string | null | undefined, password: string): Promise<Verification> {
-  const message = normalize(password)
-  const parsed = parse(hash ?? DUMMY_HASH)
-  if (!parsed || message.length > MAX_PASSWORD_BYTES) return { ok: false, needsRehash: false }
-  const tag = await compute(message, parsed, parsed.tag.length)
-  const ok = hash != null && timingSafeEqual(tag, parsed.tag)
+export async function verifyPassword(hash: string | null | undefined, password: unknown): Promise<Verification> {
+  if (isSwapped(hash, password)) {
+    throw new CoatcheckError(
+      'INVALID_ARGUMENT',
+      'coatcheck: verifyPassword takes (hash, password), in that order; it was given (password, hash), the order of bcrypt.compare',
+    )
+  }
+  const message = typeof password === 'string' ? normalize(password) : undefined
+  if (message !== undefined && message.length > MAX_PASSWORD_BYTES) return { ...NO }
+  const stored = typeof hash === 'string' ? hash : undefined
+  if (stored !== undefined && !stored.startsWith('$argon2id$')) return { ...NO }
+  const parsed = stored === undefined ? undefined : parse(stored)
+  const genuine = parsed !== undefined && message !== undefined
+  const against = genuine ? parsed : DUMMY
+  let tag: Buffer
+  try {
+    tag = await compute(message ?? Buffer.alloc(0), against, against.tag.length)
+  } catch {
+    return { ...NO }
+  }
+  const ok = genuine && timingSafeEqual(tag, against.tag)
   const weaker =
-    parsed.memory < CURRENT.memory ||
-    parsed.passes < CURRENT.passes ||
-    parsed.salt.length < CURRENT.saltBytes ||
-    parsed.tag.length < CURRENT.tagLength
+    against.memory < CURRENT.memory ||
+    against.passes < CURRENT.passes ||
+    against.salt.length < CURRENT.saltBytes ||
+    against.tag.length < CURRENT.tagLength
   return { ok, needsRehash: ok && weaker }
+}
+
+// bcrypt.compare(password, hash) habits: a hash where the password goes, and something else where the hash goes.
+// The first argument must be a non-empty string that is not a hash, so neither an unknown user (no hash) nor a
+// client posting a hash-shaped password can make it throw.
+function isSwapped(hash: unknown, password: unknown): boolean {
+  return (
+    typeof hash === 'string' &&
+    hash !== '' &&
+    !hash.startsWith('$') &&
+    typeof password === 'string' &&
+    HASH_LIKE.test(password)
+  )
 }

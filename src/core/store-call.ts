@@ -65,10 +65,13 @@ export interface StoreCallOptions {
   readonly emit: (event: SessionEvent) => void
 }
 
-/** A guarded store call (see `guarded`) whose failure is also reported as a `store-error` event. */
+/**
+ * A guarded store call (see `guarded`) whose failure is also reported as a `store-error` event. A `SESSION_TOO_LARGE`
+ * refusal (413) passes through unchanged and unreported: it is about the client's data, not a failing store.
+ */
 export function storeCall<T>(o: StoreCallOptions, call: () => Promise<T>): Promise<T> {
   return guarded(call, o.storeTimeout).catch((error: unknown) => {
-    o.emit({ type: 'store-error', error })
+    if (!(error instanceof CoatcheckError && error.code === 'SESSION_TOO_LARGE')) o.emit({ type: 'store-error', error })
     throw error
   })
 }

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { cookieValues, serializeCookie } from '../core/cookie.ts'
-import { parseData, parseStored } from '../core/json.ts'
+import { parseData } from '../core/json.ts'
 import { storeCall } from '../core/store-call.ts'
 import { type Secret, shortId, sign, unsign } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
-import { COOKIE_META, NO_DEADLINE } from '../stores/legacy/adapter.ts'
+import { COOKIE_META, cookieMeta, cookieOf, dataOf, deadlinesOf, dropInRecord } from '../stores/legacy/format.ts'
 import type { SessionMeta, SessionRecord, StoredData } from '../stores/types.ts'
 import { Cookie, type CookieOptions, cookieAttributes } from './cookie.ts'
-import type { DropInOptions } from './options.ts'
+import { type DropInOptions, generateSessionId } from './options.ts'
 import { Session, type SessionController } from './session.ts'
 
 /** The request as express-session decorates it. */
@@ -44,6 +44,8 @@ export class DropInContext implements SessionController {
   /** The stored record vanished (destroyed elsewhere, expired): nothing is written, no cookie is sent. */
   #lost = false
   readonly #pending = new Set<Promise<unknown>>()
+  /** The ID genid made for this request's new session (an app may assign `req.sessionID` itself). */
+  #generated: string | undefined
 
   constructor(o: DropInOptions, req: DropInRequest, secrets: readonly Secret[], cookieOptions: CookieOptions) {
     this.#o = o
@@ -157,6 +159,7 @@ export class DropInContext implements SessionController {
   #fresh(): void {
     const req = this.#req
     req.sessionID = this.#o.genid(req)
+    this.#generated = req.sessionID
     const session = new Session(req)
     session.cookie = this.#newCookie()
     req.session = session
@@ -175,15 +178,9 @@ export class DropInContext implements SessionController {
 
   /** Makes `req.session` the stored session `id`: its data, and its cookie as the store describes it. */
   #adopt(id: string, record: SessionRecord): void {
-    const attributesJson = record.meta[COOKIE_META]
-    const attributes = typeof attributesJson === 'string' ? parseStored(attributesJson) : undefined
-    const cookie =
-      typeof attributes === 'object' && attributes !== null
-        ? new Cookie(attributes as CookieOptions)
-        : this.#newCookie()
-    const endless = record.expiresAt >= NO_DEADLINE
-    const originalMaxAge = attributes ? cookie.originalMaxAge : endless ? null : record.expiresAt - record.lastSeenAt
-    cookie.expires = endless ? null : new Date(record.expiresAt)
+    const { attributes, expires, originalMaxAge } = cookieOf(record)
+    const cookie = attributes ? new Cookie(attributes as CookieOptions) : this.#newCookie()
+    cookie.expires = expires
     cookie.originalMaxAge = originalMaxAge
     const session = new Session(this.#req, parseData(record.data))
     session.cookie = cookie
@@ -198,32 +195,23 @@ export class DropInContext implements SessionController {
     const id = session.id
     this.#savedHash = this.#hash(session)
     const data = dataOf(session)
-    const { expires, originalMaxAge } = session.cookie
     const now = Date.now()
-    const expiresAt = expires ? expires.valueOf() : NO_DEADLINE
-    const lastSeenAt = expires && typeof originalMaxAge === 'number' ? expiresAt - originalMaxAge : now
-    const { expires: _expires, ...attributes } = session.cookie.data
-    const cookieJson = JSON.stringify(attributes)
+    const cookieJson = cookieMeta(session.cookie.data)
     const meta: SessionMeta = { ...this.#meta, [COOKIE_META]: cookieJson }
 
     if (this.#storedId !== id) {
-      const record: SessionRecord = {
-        data: Object.fromEntries(data) as StoredData,
-        userId: null,
-        meta,
-        createdAt: now,
-        lastSeenAt,
-        expiresAt,
-        absoluteExpiresAt: NO_DEADLINE,
-      }
-      if (!(await this.#call(() => this.#o.store.create(id, record)))) {
+      const record = dropInRecord(data, session.cookie.data, this.#meta, now)
+      // IDs from the default genid are 192 bits from the CSPRNG: a callback store need not read before it writes.
+      const unique = this.#o.genid === generateSessionId && id === this.#generated
+      if (!(await this.#call(() => this.#o.store.create(id, record, { unique })))) {
         throw new CoatcheckError('STORE_CONFLICT', 'coatcheck: a session with this ID already exists', 503)
       }
       this.#o.emit({ type: 'created', sid: shortId(id) })
     } else {
-      const set: StoredData = {}
-      for (const [key, json] of data) if (this.#stored.get(key) !== json) set[key] = json
-      const unset = [...this.#stored.keys()].filter((key) => !data.has(key))
+      const { lastSeenAt, expiresAt } = deadlinesOf(session.cookie, now)
+      const set: StoredData = Object.create(null)
+      for (const [key, json] of Object.entries(data)) if (this.#stored.get(key) !== json) set[key] = json
+      const unset = [...this.#stored.keys()].filter((key) => !Object.hasOwn(data, key))
       const written = await this.#call(() =>
         this.#o.store.update(id, {
           ...(Object.keys(set).length > 0 && { set }),
@@ -240,14 +228,12 @@ export class DropInContext implements SessionController {
       }
     }
     this.#storedId = id
-    this.#stored = data
+    this.#stored = new Map(Object.entries(data))
     this.#meta = meta
   }
 
   async #touchStore(session: Session): Promise<void> {
-    const { expires, originalMaxAge } = session.cookie
-    const expiresAt = expires ? expires.valueOf() : NO_DEADLINE
-    const lastSeenAt = expires && typeof originalMaxAge === 'number' ? expiresAt - originalMaxAge : Date.now()
+    const { lastSeenAt, expiresAt } = deadlinesOf(session.cookie, Date.now())
     if (!(await this.#call(() => this.#o.store.touch(session.id, lastSeenAt, expiresAt)))) this.#lost = true
   }
 
@@ -300,15 +286,4 @@ function hash(session: Session): string {
     return this === session && key === 'cookie' ? undefined : value
   })
   return createHash('sha1').update(json, 'utf8').digest('hex')
-}
-
-/** The session's data as stored: JSON text per top-level key (keys whose value has no JSON are absent). */
-function dataOf(session: Session): Map<string, string> {
-  const data = new Map<string, string>()
-  for (const key of Object.keys(session)) {
-    if (key === 'cookie') continue
-    const json = JSON.stringify(session[key])
-    if (json !== undefined) data.set(key, json)
-  }
-  return data
 }

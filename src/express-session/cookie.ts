@@ -38,8 +38,7 @@ export class Cookie {
   declare secure: boolean | 'auto' | undefined
   declare sameSite: SameSite | 'auto'
   declare partitioned: boolean | undefined
-  declare priority: 'low' | 'medium' | 'high' | undefined;
-  [key: string]: unknown
+  declare priority: 'low' | 'medium' | 'high' | undefined
 
   constructor(options?: CookieOptions) {
     this.path = '/'
@@ -47,7 +46,9 @@ export class Cookie {
     this.httpOnly = true
     if (options) {
       if (typeof options !== 'object') throw new TypeError('argument options must be a object')
-      for (const key in options) if (key !== 'data') this[key] = options[key]
+      // As express-session: every option is copied, including ones this class does not declare.
+      const self = this as unknown as Record<string, unknown>
+      for (const key in options) if (key !== 'data') self[key] = options[key]
     }
     if (this.originalMaxAge === undefined || this.originalMaxAge === null) this.originalMaxAge = this.maxAge
   }

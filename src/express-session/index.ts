@@ -17,6 +17,12 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
  * express-session's middleware on coatcheck's engine. Takes express-session's options with its defaults (and
  * warnings). Unlike express-session, the session is stored before the first header or byte of the response leaves,
  * a store failure answers 503, and an existing session is saved as a patch of the top-level keys that changed.
+ *
+ * @example
+ * ```ts
+ * import session from 'coatcheck/express-session' // was: from 'express-session'
+ * app.use(session({ secret: 'keyboard cat', resave: false, saveUninitialized: false, store }))
+ * ```
  */
 function session(options?: ExpressSessionOptions): Middleware {
   const o = resolveDropInOptions(options)
@@ -59,10 +65,12 @@ session.Cookie = Cookie
 session.Session = Session
 
 export default session
+export { type CsrfOptions, csrf } from '../csrf/index.ts'
 export { type LegacySession, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
 export { Cookie, type CookieOptions } from './cookie.ts'
 export type { ExpressSessionOptions } from './options.ts'
 export { type Callback, Session } from './session.ts'
 export { MemoryStore, Store } from './store.ts'
+export type { SessionData } from './types.ts'
 export { type UpgradeOptions, upgradeSessions } from './upgrade.ts'
 export { session as 'module.exports' }

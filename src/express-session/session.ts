@@ -32,19 +32,30 @@ type Request = IncomingMessage & { sessionID?: string; sessionStore?: object }
 /**
  * `req.session` in drop-in mode: the session data as plain properties, plus `id`, `cookie` and express-session's
  * methods. `regenerate`, `destroy`, `reload` and `save` take a callback (and then return the session, for chaining);
- * without one they return a promise.
+ * without one they return a promise. The data is typed by `SessionData` (see `types.ts`).
+ *
+ * @example
+ * ```ts
+ * req.session.regenerate((err) => {
+ *   if (err) return next(err)
+ *   req.session.userId = user.id
+ *   req.session.save((err) => (err ? next(err) : res.redirect('/')))
+ * })
+ * await req.session.destroy() // or with a callback, as above
+ * ```
  */
 export class Session {
   declare readonly id: string
   declare readonly req: Request
-  declare cookie: Cookie;
-  [key: string]: unknown
+  declare cookie: Cookie
 
   constructor(req: Request, data?: Record<string, unknown> | null) {
     Object.defineProperty(this, 'req', { value: req })
     Object.defineProperty(this, 'id', { value: req.sessionID })
     if (typeof data === 'object' && data !== null) {
-      for (const key in data) if (!(key in this)) this[key] = data[key]
+      // The data keys are the app's (typed by `SessionData` on `req.session`), not the class's.
+      const self = this as unknown as Record<string, unknown>
+      for (const key in data) if (!(key in this)) self[key] = data[key]
     }
   }
 
@@ -65,14 +76,14 @@ export class Session {
   save(callback?: Callback): this | Promise<void> {
     const controller = controllers.get(this.req)
     const work = controller ? controller.save(this) : call(this.req.sessionStore!, 'set', this.id, this)
-    return settle(this, work, callback)
+    return chainable(this, work, callback)
   }
 
   /** Re-reads the session from the store; `req.session` becomes a new object for the same session. */
   reload(callback: Callback): this
   reload(): Promise<void>
   reload(callback?: Callback): this | Promise<void> {
-    return settle(this, this.#controller().reload(this), callback)
+    return chainable(this, this.#controller().reload(this), callback)
   }
 
   /** Deletes the session from the store; `req.session` is undefined afterwards. */
@@ -80,16 +91,16 @@ export class Session {
   destroy(): Promise<void>
   destroy(callback?: Callback): this | Promise<void> {
     const controller = controllers.get(this.req)
-    if (controller) return settle(this, controller.destroy(this), callback)
+    if (controller) return chainable(this, controller.destroy(this), callback)
     delete (this.req as { session?: unknown }).session
-    return settle(this, call(this.req.sessionStore!, 'destroy', this.id), callback)
+    return chainable(this, call(this.req.sessionStore!, 'destroy', this.id), callback)
   }
 
   /** Deletes the session and starts a new, empty one under a new ID in `req.session`. */
   regenerate(callback: Callback): this
   regenerate(): Promise<void>
   regenerate(callback?: Callback): this | Promise<void> {
-    return settle(this, this.#controller().regenerate(this), callback)
+    return chainable(this, this.#controller().regenerate(this), callback)
   }
 
   #controller(): SessionController {
@@ -99,7 +110,7 @@ export class Session {
   }
 }
 
-function settle<S extends Session>(
+function chainable<S extends Session>(
   session: S,
   work: Promise<unknown>,
   callback: Callback | undefined,

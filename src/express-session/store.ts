@@ -4,6 +4,7 @@ import { inherits } from 'node:util'
 import type { LegacySession, StoreCallback } from '../stores/legacy/adapter.ts'
 import { Cookie } from './cookie.ts'
 import { type Callback, Session } from './session.ts'
+import type { RequestSession } from './types.ts'
 
 /**
  * The base of express-session stores: an EventEmitter with `regenerate`, `load` and `createSession`. A plain
@@ -21,10 +22,18 @@ export interface Store extends EventEmitter {
   clear?(callback?: StoreCallback): unknown
   /** Gives the request's session a new ID (as `req.session.regenerate`). */
   regenerate(req: IncomingMessage, callback: Callback): void
-  /** Reads session `sid` as a `Session` object (not attached to a request of the middleware). */
-  load(sid: string, callback: (error?: unknown, session?: Session) => void): void
-  /** Makes `req.session` a `Session` for the stored object `session`. */
-  createSession(req: IncomingMessage, session: LegacySession): Session
+  /**
+   * Reads session `sid` as a `Session` object (not attached to a request of the middleware); no session when none is
+   * stored.
+   *
+   * @example
+   * ```ts
+   * store.load(sid, (err, session) => console.log(err ?? session?.userId))
+   * ```
+   */
+  load(sid: string, callback: (error?: unknown, session?: RequestSession) => void): void
+  /** Makes `req.session` a `Session` for the stored object `session`, and returns it. */
+  createSession(req: IncomingMessage, session: LegacySession): RequestSession
 }
 
 /** `Store` as a value: callable (ES5 inheritance) and constructible. */
@@ -56,7 +65,7 @@ Store.prototype.load = function load(this: Store, sid, callback) {
   })
 }
 
-Store.prototype.createSession = function createSession(req: IncomingMessage, stored: LegacySession): Session {
+Store.prototype.createSession = function createSession(req: IncomingMessage, stored: LegacySession): RequestSession {
   const expires = stored.cookie?.expires
   const originalMaxAge = stored.cookie?.originalMaxAge
   const cookie = new Cookie(stored.cookie)

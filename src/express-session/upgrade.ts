@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type CookieAttributes, cookieValues, rawCookieValues, serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
+import { toUserId } from '../core/keys.ts'
 import { isSecure } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
 import { hashedKey, newToken, type Secret, shortId, sign, unsign } from '../core/token.ts'
 import { invalidOption } from '../errors.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
+import { newRecord } from '../session/record.ts'
 import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
-import type { SessionRecord, SessionStore, StoredData } from '../stores/types.ts'
+import type { SessionStore, StoredData } from '../stores/types.ts'
+import { fnOption, knownKeys } from '../validate.ts'
 
 /** Options of {@link upgradeSessions}. */
 export interface UpgradeOptions {
@@ -22,8 +25,9 @@ export interface UpgradeOptions {
   /** express-session's cookie path, for expiring the old cookie. Default `/`. */
   path?: string
   /**
-   * The logged-in user of an old session, from its data; the key it came from should then be left out of the data
-   * (`userId` is reserved in modern mode). Default: `data.userId` when it is a string or a number.
+   * The logged-in user of an old session, from its data (null or undefined: nobody); the key it came from should then
+   * be left out of the data (`userId` is reserved in modern mode). Default: `data.userId` when it is a non-empty
+   * string or a non-zero integer (old apps used `0` and `''` for "nobody"). `data.userId` is dropped once a user is found.
    */
   userId?: (data: Record<string, unknown>) => string | null | undefined
 }
@@ -34,38 +38,44 @@ export interface UpgradeOptions {
  * gets that session re-issued as a modern one: a new 256-bit token whose SHA-256 is the key of a new record (data
  * carried over, `userId` mapped to the user), the old raw-ID record deleted, the new cookie set and the old one
  * expired. `session()` then loads the new session on this very request. Anything else passes through untouched.
+ *
+ * @example
+ * ```ts
+ * const options = { secret: process.env.SESSION_SECRET!, store: await postgresStore({ pool }) }
+ * app.use(upgradeSessions({ session: options, store: new RedisStore({ client }), secret: 'keyboard cat' }))
+ * app.use(session(options))
+ * ```
  */
 export function upgradeSessions(
   options: UpgradeOptions,
 ): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
-  if (options.session?.store === undefined) throw invalidOption('session.store', 'is required to upgrade sessions')
+  knownKeys('upgradeSessions()', options, ['session', 'store', 'secret', 'name', 'path', 'userId'])
+  if (options?.session?.store === undefined) throw invalidOption('session.store', 'is required to upgrade sessions')
   const o = resolveOptions(options.session)
   if (options.store === undefined) throw invalidOption('store', 'must hold the express-session sessions')
-  const old = isLegacyStore(options.store) ? legacyStore(options.store) : options.store
+  // The same callback store on both sides is adapted once, so its calls on one key stay serialized.
+  const old =
+    options.store === options.session.store
+      ? o.store
+      : isLegacyStore(options.store)
+        ? legacyStore(options.store)
+        : options.store
   const secrets = Array.isArray(options.secret) ? options.secret : [options.secret as Secret]
   if (secrets.length === 0 || !secrets.every(Boolean)) throw invalidOption('secret', 'must be express-session’s secret')
   const name = options.name ?? 'connect.sid'
   const path = options.path ?? '/'
-  const userOf = options.userId ?? defaultUser
+  const userOf = fnOption('userId', options.userId, defaultUser)
   const call = <T>(work: () => Promise<T>) => storeCall(o, work)
 
   async function upgrade(req: IncomingMessage, res: ServerResponse, id: string, secure: boolean, cookieName: string) {
     const found = await call(() => old.get(id))
     if (found === undefined) return
     const data: StoredData = { ...found.data }
-    const user = userOf(parseData(data))
-    if (user !== undefined && user !== null) delete data.userId
+    const mapped = userOf(parseData(data))
+    const user = mapped === undefined || mapped === null ? null : toUserId(mapped)
+    if (user !== null) delete data.userId
     const now = o.now()
-    const absoluteExpiresAt = now + o.absoluteTimeout
-    const record: SessionRecord = {
-      data,
-      userId: user ?? null,
-      meta: {},
-      createdAt: now,
-      lastSeenAt: now,
-      expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
-      absoluteExpiresAt,
-    }
+    const record = newRecord(o, now, { data, userId: user, meta: {} })
     const token = newToken()
     const key = hashedKey(token)
     if (!(await call(() => o.store.create(key, record)))) return
@@ -108,7 +118,13 @@ export function upgradeSessions(
   }
 }
 
+/**
+ * `data.userId` when it names someone: a non-empty string or a non-zero integer. Old apps stored `0`, `''` or null
+ * to mean "nobody".
+ */
 function defaultUser(data: Record<string, unknown>): string | undefined {
   const { userId } = data
-  return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined
+  if (typeof userId === 'string' && userId !== '') return userId
+  if (typeof userId === 'number' && Number.isSafeInteger(userId) && userId !== 0) return String(userId)
+  return undefined
 }

@@ -1,30 +1,34 @@
 import type { IncomingMessage } from 'node:http'
 import { rawCookieValues, serializeCookie } from '../core/cookie.ts'
+import { jsonDepth } from '../core/json.ts'
 import { isSecure } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
-import { hashedKey, newToken, shortId, sign } from '../core/token.ts'
+import { hashedKey, newToken, shortId, sign, type Verified } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
-import type { SessionEntry, SessionMeta, SessionRecord } from '../stores/types.ts'
-import { destroyUser } from '../stores/user.ts'
-import { type DataDiff, SessionDataTracker } from './data.ts'
+import type { SessionMeta, SessionRecord } from '../stores/types.ts'
+import { SessionDataTracker } from './data.ts'
 import type { ResolvedOptions } from './options.ts'
+import { type Carried, cookieMaxAge, type Deadlines, expiryOf, newRecord, slidDeadline, touchDue } from './record.ts'
+import type { Callback, RegenerateOptions } from './types.ts'
 
-/** Node-style callback accepted by every session method besides the returned promise. */
-export type Callback = (error?: unknown) => void
-
-/** Options of `regenerate()`. */
-export interface RegenerateOptions {
-  /** Carry the data (and user) over to the new ID. Default false: the new session starts empty. */
-  keep?: boolean
+/** Options of {@link SessionContext.rotate}. */
+export interface RotateOptions {
+  /**
+   * What the new ID takes over, from a session that is still live: `'nothing'`; `'data'` (a login keeping the cart);
+   * or `'session'`: data, user, meta, creation time and absolute deadline (the same session under a new ID).
+   */
+  carry: 'nothing' | 'data' | 'session'
+  /** Log this user in on the new ID. */
+  user?: { id: string; meta: SessionMeta }
 }
 
-type Deadlines = Pick<SessionRecord, 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'absoluteExpiresAt'>
-
 /**
- * One request's session: loads it, backs the methods of `req.session`, and writes what changed when the response
- * is about to leave. `req.session` is this context's data proxy; the proxy resolves reserved names (`id`, `save`...)
- * to the members of this class.
+ * One request's session: loads it, backs the methods of `req.session`, and writes what changed when the response is
+ * about to leave. `req.session` is this context's data proxy; the proxy resolves reserved names (`id`, `save`...) to
+ * the members of this class. Every store write of a request runs after the one before it, so an unawaited `save()`
+ * can never undo a later login or regenerate.
+ * @internal
  */
 export class SessionContext {
   /** Whether this response's cookie is Secure. */
@@ -45,12 +49,15 @@ export class SessionContext {
   /** A new deadline reached the store, so the cookie must be (re)sent with the matching Max-Age. */
   #deadlineWritten = false
   #forceTouch = false
-  /** The write in progress: writes run one at a time, so two of them never store the same change twice. */
-  #writing: Promise<void> | undefined
-  /** The deadlines a kept session carries into its new ID (`regenerate({ keep })`): a new ID is not a new login. */
-  #carried: Pick<SessionRecord, 'createdAt' | 'absoluteExpiresAt'> | undefined
-  /** `logIn` ran during this request. */
-  #loggedIn = false
+  /** `meta` changed since the last write (a CSRF secret, say): the next write of a stored session carries it. */
+  #metaChanged = false
+  /** Other cookies the response must carry (remember-me), sent with the commit. */
+  #cookies: string[] | undefined
+  /** The tail of this request's store writes: each runs after the one before it. */
+  #queue: Promise<unknown> = Promise.resolve()
+  /** The deadlines a new ID of the same session keeps (`regenerate({ keep })`): a new ID is not a new login. */
+  #carried: Carried | undefined
+  #loggedInHere = false
   /** Run once when the session first may need a commit (see `onceDirty`). */
   #whenDirty: (() => void) | undefined
 
@@ -60,6 +67,8 @@ export class SessionContext {
     this.secure = o.secure === 'auto' ? isSecure(req, o.trust) : o.secure
     this.cookieName = this.secure ? o.names.secure : o.names.plain
   }
+
+  // The members of `req.session` (see `SessionMembers`).
 
   /** The session's store key (the SHA-256 of its cookie token; never the token itself). */
   get id(): string {
@@ -72,34 +81,37 @@ export class SessionContext {
     return this.#userId
   }
 
-  /** Gives the session a new ID: the old record is deleted; data and user are carried over only with `keep`. */
   regenerate(options?: RegenerateOptions | Callback, callback?: Callback): Promise<void> {
     const cb = typeof options === 'function' ? options : callback
     const keep = typeof options === 'object' && options?.keep === true
-    return settle(this.#regenerate(keep, keep), cb)
+    return withCallback(this.rotate({ carry: keep ? 'session' : 'nothing' }), cb)
   }
 
-  /** Deletes the session from the store; the response expires the cookie. `req.session` becomes a new, empty one. */
   destroy(callback?: Callback): Promise<void> {
-    return settle(this.#destroy(), callback)
+    return withCallback(
+      this.#serial(() => this.#destroy()),
+      callback,
+    )
   }
 
-  /** Writes pending changes now instead of when the response leaves. */
   save(callback?: Callback): Promise<void> {
-    return settle(this.#persist(), callback)
+    return withCallback(this.#persist(), callback)
   }
 
-  /** Re-reads the session from the store, dropping unsaved changes; a session gone meanwhile becomes a new one. */
   reload(callback?: Callback): Promise<void> {
-    return settle(this.#reload(), callback)
+    return withCallback(
+      this.#serial(() => this.#reload()),
+      callback,
+    )
   }
 
-  /** Writes activity now (and slides the idle deadline when `rolling`), even if a lazy touch is not yet due. */
   touch(callback?: Callback): Promise<void> {
     this.#forceTouch = true
-    this.#dirty()
-    return settle(this.#persist(), callback)
+    this.#mayNeedCommit()
+    return withCallback(this.#persist(), callback)
   }
+
+  // Primitives for login, logout and devices (`auth/`).
 
   /** The store key of the stored session, or undefined while the session is new. */
   get storedKey(): string | undefined {
@@ -117,57 +129,49 @@ export class SessionContext {
   }
 
   /**
-   * Logs `userId` in: a new ID (the old record is deleted), data carried over only when `keep` and no other user was
-   * logged in, and the session stored at once so the caller learns of a store failure.
+   * Sets one meta entry (a fact about the session that is not app data). A stored session writes it with its next
+   * patch; a new one only if something else makes it stored, so meta alone never stores an anonymous session.
    */
-  async logIn(userId: string, meta: SessionMeta, keep: boolean): Promise<void> {
-    const carry = keep && (this.#userId === null || this.#userId === userId)
-    await this.#regenerate(carry, false)
-    this.#userId = userId
-    this.#meta = meta
-    await this.#persist()
-    this.#loggedIn = true
-    this.emit({ type: 'login', sid: shortId(this.id) })
+  setMeta(name: string, value: SessionMeta[string]): void {
+    if (this.#meta[name] === value) return
+    this.#meta = { ...this.#meta, [name]: value }
+    this.#metaChanged = true
+    this.#mayNeedCommit()
   }
 
-  /** True once `logIn` succeeded during this request. */
+  /** Adds a Set-Cookie value (a remember-me cookie) that the response carries with the session's own. */
+  queueCookie(value: string): void {
+    if (this.#cookies === undefined) this.#cookies = [value]
+    else this.#cookies.push(value)
+    this.#mayNeedCommit()
+  }
+
+  /** True once a user was logged in on this request (`rotate` with a `user`) and stored. */
   get loggedInHere(): boolean {
-    return this.#loggedIn
-  }
-
-  /** The live sessions of the logged-in user (none when anonymous). */
-  async sessionsOfUser(): Promise<SessionEntry[]> {
-    const userId = this.#userId
-    if (userId === null) return []
-    const entries = await this.#call(() => this.#o.store.listByUser(userId))
-    return entries.filter((entry) => entry.record.userId === userId && !this.#expiry(entry.record))
-  }
-
-  /** Deletes the record under `key`; when it is this request's own session, as `destroy()` does. */
-  async destroyKey(key: string): Promise<void> {
-    if (key === this.storedKey) return this.#destroy()
-    await this.#call(() => this.#o.store.destroy(key))
+    return this.#loggedInHere
   }
 
   /**
-   * Deletes the logged-in user's sessions: every other one, giving this one a new ID (`keepCurrent`), or all of
-   * them, this one included, with the user's remember-me tokens (as `revokeAllSessions` does). Resolves how many
-   * records went.
+   * Gives the session a new ID; the old record is deleted. Carries over only from a record that was still live when
+   * it was deleted, so a request that loaded its session before a revocation cannot bring the user back.
    */
-  async revokeUserSessions(keepCurrent: boolean): Promise<number> {
-    const userId = this.#userId
-    if (userId === null) return 0
-    const current = this.storedKey
-    if (!keepCurrent) {
-      const removed = await this.#call(() => destroyUser(this.#o.store, userId))
-      if (current !== undefined) this.emit({ type: 'destroyed', sid: shortId(current) })
-      this.#startNew({})
-      return removed
-    }
-    const removed = await this.#call(() => this.#o.store.destroyByUser(userId, current))
-    await this.#regenerate(true, true)
-    await this.#persist()
-    return removed
+  rotate(options: RotateOptions): Promise<void> {
+    return this.#serial(() => this.#rotate(options))
+  }
+
+  /** Writes pending changes now (after any write already in progress). */
+  persist(): Promise<void> {
+    return this.#persist()
+  }
+
+  /** One guarded store call (deadline, 503 on failure, `store-error` event). */
+  call<T>(work: () => Promise<T>): Promise<T> {
+    return storeCall(this.#o, work)
+  }
+
+  /** True when a record read from the store has expired by the engine's rules. */
+  isExpired(record: SessionRecord): boolean {
+    return expiryOf(record, this.#o.now(), this.#o) !== undefined
   }
 
   /** Publishes an event through the middleware's channels and `onEvent`. */
@@ -175,22 +179,28 @@ export class SessionContext {
     this.#o.emit(event)
   }
 
+  // The request's lifecycle (`middleware.ts`).
+
   /**
    * Loads the session named by the request's cookie into `req.session` (a new, empty session when there is none).
    * Synchronous (undefined) when there is no signed cookie.
    */
   load(): Promise<void> | undefined {
+    let verified: Verified[] | undefined
     for (const value of rawCookieValues(this.#req.headers.cookie, this.cookieName)) {
-      const verified = this.#o.cookies.verify(value)
-      if (verified !== undefined) {
-        return this.#load(verified.token, verified.key).catch((error: unknown) => {
-          this.#startNew({}) // error handlers still find a (new, empty) req.session
-          throw error
-        })
-      }
+      const found = this.#o.cookies.verify(value)
+      if (found === undefined) continue
+      if (verified === undefined) verified = [found]
+      else verified.push(found)
     }
-    this.#startNew({})
-    return undefined
+    if (verified === undefined) {
+      this.#startNew({})
+      return undefined
+    }
+    return this.#load(verified).catch((error: unknown) => {
+      this.#startNew({}) // error handlers still find a (new, empty) req.session
+      throw error
+    })
   }
 
   /**
@@ -202,32 +212,35 @@ export class SessionContext {
     else this.#whenDirty = fn
   }
 
-  /** The data tracker's signal that a key was touched. */
-  dataTouched(): void {
-    this.#dirty()
-  }
-
-  #dirty(): void {
-    const fn = this.#whenDirty
-    this.#whenDirty = undefined
-    fn?.()
+  /** The data tracker's signal that a key may have changed. */
+  dataChanged(): void {
+    this.#mayNeedCommit()
   }
 
   /** False when `commit()` would certainly write nothing and set no cookie (most read-only requests). */
   needsCommit(): boolean {
-    if (this.#deadlineWritten || this.#forceTouch || this.#data.mayHaveChanged()) return true
+    if (this.#deadlineWritten || this.#forceTouch || this.#metaChanged || this.#cookies) return true
+    if (this.#data.mayHaveChanged()) return true
     const stored = this.#stored
     if (stored === undefined) return this.#presented || this.#userId !== null
-    return this.#o.rolling && this.#o.now() - stored.lastSeenAt >= this.#o.touchAfter
+    return touchDue(stored, this.#o.now(), this.#o)
   }
 
-  /** Writes what changed and returns the Set-Cookie value the response needs, if any. */
-  async commit(): Promise<string | undefined> {
+  /** Writes what changed and returns the Set-Cookie values the response needs, if any. */
+  async commit(): Promise<string[] | undefined> {
     await this.#persist()
+    const session = this.#sessionCookie()
+    const others = this.#cookies
+    this.#cookies = undefined
+    if (others === undefined) return session === undefined ? undefined : [session]
+    return session === undefined ? others : [session, ...others]
+  }
+
+  #sessionCookie(): string | undefined {
     const o = this.#o
     if (this.#deadlineWritten) {
       this.#deadlineWritten = false
-      const maxAge = Math.max(1, Math.ceil((this.#stored!.expiresAt - o.now()) / 1000))
+      const maxAge = cookieMaxAge(this.#stored!.expiresAt, o.now())
       return serializeCookie(this.cookieName, sign(this.#token!, o.secrets[0]!), o.cookie, this.secure, maxAge)
     }
     if (this.#presented && this.#stored === undefined) {
@@ -237,18 +250,24 @@ export class SessionContext {
     return undefined
   }
 
-  async #load(token: string, key: string): Promise<void> {
+  /**
+   * Adopts the first verified cookie whose record is live. Several cookies of one name reach us when a browser holds
+   * them for different paths or a sibling subdomain planted one: a stale one must not shadow the valid one, and the
+   * cookie is expired only when every one of them proved stale.
+   */
+  async #load(verified: Verified[]): Promise<void> {
     this.#presented = true
-    const record = await this.#call(() => this.#o.store.get(key))
-    const reason = record && this.#expiry(record)
-    if (record && !reason) return this.#adopt(token, key, record)
-    this.#startNew({})
-    if (reason) {
+    for (const { token, key } of verified) {
+      const record = await this.call(() => this.#o.store.get(key))
+      if (record === undefined) continue
+      const reason = expiryOf(record, this.#o.now(), this.#o)
+      if (!reason) return this.#adopt(token, key, record)
       this.emit({ type: 'expired', sid: shortId(key), reason })
       // Best effort, off the request's path: the deadline check already refuses the record, and the store's own
       // expiry is the backstop.
-      this.#call(() => this.#o.store.destroy(key)).catch(() => {})
+      this.call(() => this.#o.store.destroy(key)).catch(() => {})
     }
+    this.#startNew({})
   }
 
   #adopt(token: string, key: string, record: SessionRecord): void {
@@ -266,51 +285,69 @@ export class SessionContext {
     this.#publish()
   }
 
-  #expiry(record: SessionRecord): 'idle' | 'absolute' | undefined {
-    const { absoluteTimeout, idleTimeout } = this.#o
-    const now = this.#o.now()
-    if (now >= Math.min(record.absoluteExpiresAt, record.createdAt + absoluteTimeout)) return 'absolute'
-    if (now >= Math.min(record.expiresAt, record.lastSeenAt + idleTimeout)) return 'idle'
-    return undefined
-  }
-
-  /** A new ID; `keep` carries data and user over, `keepDeadlines` the creation time and absolute deadline. */
-  async #regenerate(keep: boolean, keepDeadlines: boolean): Promise<void> {
-    const previous = this.#key
+  async #rotate({ carry, user }: RotateOptions): Promise<void> {
+    const previous = this.storedKey
     const stored = this.#stored
-    if (previous !== undefined && stored !== undefined) await this.#call(() => this.#o.store.destroy(previous))
-    const userId = keep ? this.#userId : null
-    const meta = keep ? this.#meta : {}
-    const carried = keepDeadlines ? (stored ?? this.#carried) : undefined
-    this.#startNew(keep ? this.#data.snapshot() : {})
-    this.#userId = userId
-    this.#meta = meta
-    this.#carried = carried && { createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt }
+    const taken = carry === 'nothing' ? {} : this.#data.snapshot()
+    const same = carry === 'session'
+    const userId = same ? this.#userId : null
+    const meta = same ? this.#meta : {}
+    const carried = same ? (stored ?? this.#carried) : undefined
+    // The same session under a new ID is stored before the old one goes, so a revocation that runs in between finds
+    // one of them; the old one must still have been live, or the new one goes too.
+    let live = true
+    if (previous !== undefined && !same) live = await this.call(() => this.#o.store.destroy(previous))
+    this.#startNew(live ? taken : {})
+    if (same && live) {
+      this.#userId = userId
+      this.#meta = meta
+      this.#carried = carried && { createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt }
+    }
+    if (user) {
+      this.#userId = user.id
+      this.#meta = user.meta
+    }
     this.emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
+    if (same && previous !== undefined) {
+      await this.#write()
+      if (!(await this.call(() => this.#o.store.destroy(previous)))) {
+        const created = this.storedKey
+        if (created !== undefined) await this.call(() => this.#o.store.destroy(created))
+        this.#startNew({})
+      }
+    }
+    if (user) {
+      await this.#write()
+      this.#loggedInHere = true
+    }
   }
 
   async #destroy(): Promise<void> {
-    const key = this.#key
-    if (key !== undefined && this.#stored !== undefined) {
-      await this.#call(() => this.#o.store.destroy(key))
+    const key = this.storedKey
+    if (key !== undefined) {
+      await this.call(() => this.#o.store.destroy(key))
       this.emit({ type: 'destroyed', sid: shortId(key) })
     }
     this.#startNew({})
   }
 
   async #reload(): Promise<void> {
-    const key = this.#key
-    if (key === undefined || this.#stored === undefined) return
-    const record = await this.#call(() => this.#o.store.get(key))
-    if (record && !this.#expiry(record)) this.#adopt(this.#token!, key, record)
+    const key = this.storedKey
+    if (key === undefined) return
+    const record = await this.call(() => this.#o.store.get(key))
+    if (record && !expiryOf(record, this.#o.now(), this.#o)) this.#adopt(this.#token!, key, record)
     else this.#startNew({})
   }
 
-  /** Writes what changed, after any write already in progress (an unawaited `save()` racing the commit, say). */
+  /** Runs `work` after every earlier write of this request, whether that one failed or not. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work)
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
   #persist(): Promise<void> {
-    const write = (this.#writing ?? Promise.resolve()).catch(() => {}).then(() => this.#write())
-    this.#writing = write
-    return write
+    return this.#serial(() => this.#write())
   }
 
   async #write(): Promise<void> {
@@ -320,61 +357,65 @@ export class SessionContext {
       throw new CoatcheckError(
         'SESSION_TOO_LARGE',
         `coatcheck: session of ${diff.bytes} bytes exceeds maxBytes (${o.maxBytes})`,
-        500,
+        413,
       )
+    }
+    for (const key in diff.set) {
+      if (jsonDepth(diff.set[key]!, o.maxDepth) > o.maxDepth) {
+        throw new CoatcheckError(
+          'SESSION_TOO_DEEP',
+          `coatcheck: session key ${JSON.stringify(key)} nests deeper than maxDepth (${o.maxDepth})`,
+          413,
+        )
+      }
     }
     const now = o.now()
     const stored = this.#stored
-    if (stored === undefined) return this.#create(diff, now)
+    if (stored === undefined) {
+      if (!diff.changed && this.#userId === null) return
+      const record = newRecord(o, now, { data: diff.set, userId: this.#userId, meta: this.#meta }, this.#carried)
+      const key = this.id
+      // The key is 256 bits from the CSPRNG: a store that would read before it writes need not.
+      if (!(await this.call(() => o.store.create(key, record, { unique: true })))) {
+        throw new CoatcheckError('STORE_CONFLICT', 'coatcheck: a session with this key already exists', 503)
+      }
+      this.#data.written(diff)
+      this.#forceTouch = false
+      this.#metaChanged = false
+      this.#stored = record
+      this.#deadlineWritten = true
+      this.#mayNeedCommit()
+      this.emit({ type: 'created', sid: shortId(key) })
+      return
+    }
 
-    const touchDue = this.#forceTouch || (o.rolling && now - stored.lastSeenAt >= o.touchAfter)
-    if (!diff.changed && !touchDue) return
+    const due = this.#forceTouch || touchDue(stored, now, o)
+    const meta = this.#metaChanged ? this.#meta : undefined
+    if (!diff.changed && !due && !meta) return
     const key = this.#key!
-    const expiresAt = o.rolling ? Math.min(now + o.idleTimeout, stored.absoluteExpiresAt) : stored.expiresAt
-    const written = diff.changed
-      ? await this.#call(() =>
-          o.store.update(key, {
-            ...(Object.keys(diff.set).length > 0 && { set: diff.set }),
-            ...(diff.unset.length > 0 && { unset: diff.unset }),
-            ...(touchDue && { lastSeenAt: now, expiresAt }),
-          }),
-        )
-      : await this.#call(() => o.store.touch(key, now, expiresAt))
+    const expiresAt = slidDeadline(stored, now, o)
+    const written =
+      diff.changed || meta
+        ? await this.call(() =>
+            o.store.update(key, {
+              ...(Object.keys(diff.set).length > 0 && { set: diff.set, maxBytes: o.maxBytes }),
+              ...(diff.unset.length > 0 && { unset: diff.unset }),
+              ...(meta && { meta }),
+              ...(due && { lastSeenAt: now, expiresAt }),
+            }),
+          )
+        : await this.call(() => o.store.touch(key, now, expiresAt))
     // The record was destroyed meanwhile (a logout racing this request): never resurrect it.
     if (!written) return this.#startNew({})
-    this.#data.settle(diff)
+    this.#data.written(diff)
     this.#forceTouch = false
-    if (touchDue) {
+    if (this.#meta === meta) this.#metaChanged = false
+    if (due) {
       this.#deadlineWritten = this.#deadlineWritten || expiresAt !== stored.expiresAt
       stored.lastSeenAt = now
       stored.expiresAt = expiresAt
-      if (this.#deadlineWritten) this.#dirty()
+      if (this.#deadlineWritten) this.#mayNeedCommit()
     }
-  }
-
-  async #create(diff: DataDiff, now: number): Promise<void> {
-    const o = this.#o
-    if (!diff.changed && this.#userId === null) return
-    const absoluteExpiresAt = this.#carried?.absoluteExpiresAt ?? now + o.absoluteTimeout
-    const record: SessionRecord = {
-      data: diff.set,
-      userId: this.#userId,
-      meta: this.#meta,
-      createdAt: this.#carried?.createdAt ?? now,
-      lastSeenAt: now,
-      expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
-      absoluteExpiresAt,
-    }
-    const key = this.id
-    if (!(await this.#call(() => o.store.create(key, record)))) {
-      throw new CoatcheckError('STORE_CONFLICT', 'coatcheck: a session with this key already exists', 503)
-    }
-    this.#data.settle(diff)
-    this.#forceTouch = false
-    this.#stored = record
-    this.#deadlineWritten = true
-    this.#dirty()
-    this.emit({ type: 'created', sid: shortId(key) })
   }
 
   /** Replaces the session with a new one that is not stored yet, holding `values`. */
@@ -385,10 +426,17 @@ export class SessionContext {
     this.#carried = undefined
     this.#userId = null
     this.#meta = {}
+    this.#metaChanged = false
     this.#deadlineWritten = false
     this.#data = SessionDataTracker.withValues(values, this)
     this.#publish()
-    this.#dirty()
+    this.#mayNeedCommit()
+  }
+
+  #mayNeedCommit(): void {
+    const fn = this.#whenDirty
+    this.#whenDirty = undefined
+    fn?.()
   }
 
   #assignToken(): void {
@@ -399,16 +447,15 @@ export class SessionContext {
   #publish(): void {
     ;(this.#req as { session?: unknown }).session = this.#data.proxy
   }
-
-  #call<T>(call: () => Promise<T>): Promise<T> {
-    return storeCall(this.#o, call)
-  }
 }
 
-function settle(work: Promise<void>, callback: Callback | undefined): Promise<void> {
+/**
+ * The promise of a session method, also reported to an express-session style callback when one is given. A caller
+ * that neither awaits nor passes a callback (`req.session.save()` on its own) must not crash the process on a store
+ * failure: the commit retries the write and answers 503 if it fails again.
+ */
+function withCallback(work: Promise<void>, callback: Callback | undefined): Promise<void> {
   if (!callback) {
-    // A caller that does not await (`req.session.save()` on its own) must not crash the process on a store failure:
-    // the commit retries the write and answers 503 if it fails again. Awaiting callers still see the rejection.
     work.catch(() => {})
     return work
   }

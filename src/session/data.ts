@@ -1,8 +1,12 @@
 import { parseStored } from '../core/json.ts'
+import { checkDataKey } from '../core/keys.ts'
 import { CoatcheckError } from '../errors.ts'
 import type { StoredData } from '../stores/types.ts'
 
-/** Names that belong to coatcheck, not to session data; `__proto__`, `constructor` and `prototype` are never keys. */
+/**
+ * Names that belong to coatcheck, not to session data; `__proto__`, `constructor` and `prototype` are never keys, and
+ * `cookie` and `__coatcheck` are where an express-session store keeps the cookie and coatcheck's own facts.
+ */
 export const RESERVED: ReadonlySet<string> = new Set([
   'id',
   'userId',
@@ -14,12 +18,14 @@ export const RESERVED: ReadonlySet<string> = new Set([
   '__proto__',
   'constructor',
   'prototype',
+  'cookie',
+  '__coatcheck',
 ])
 
 /** The object whose members the reserved names resolve to (the request's session context). */
 export interface Reserved {
-  /** Told when the first key is touched: the session may now need a commit. */
-  dataTouched(): void
+  /** Told when the first key becomes dirty: the session may now need a commit. */
+  dataChanged(): void
 }
 
 /** The changes since the last write, as a store patch would carry them. */
@@ -34,16 +40,16 @@ export interface DataDiff {
 
 /**
  * The data of one session, exposed as a plain-looking object (a Proxy) that tracks which top-level keys may have
- * changed. Stored values stay JSON text until read. A key counts as touched when it is assigned, deleted, or read
- * while holding an object (which the caller may mutate in place); at write time only touched keys are serialized and
+ * changed. Stored values stay JSON text until read. A key is dirty (may have changed) when it is assigned, deleted, or
+ * read while holding an object (which the caller may mutate in place); at write time only dirty keys are serialized and
  * compared with what the store holds. The tracker is its own Proxy handler, so a request allocates no closures here.
  */
 export class SessionDataTracker implements ProxyHandler<Record<string, unknown>> {
-  /** The JSON text per key as the store holds it; the store's object, never written (copied on first settle). */
+  /** The JSON text per key as the store holds it; the store's object, never written (copied on the first write). */
   private stored: StoredData
   private ownsStored = false
-  /** Keys assigned, deleted, or read while holding an object. A touched key is never parsed from `stored` again. */
-  private readonly touched = new Set<string>()
+  /** Keys assigned, deleted, or read while holding an object. A dirty key is never parsed from `stored` again. */
+  private readonly dirty = new Set<string>()
   private readonly values: Record<string, unknown> = Object.create(null)
   private readonly reserved: Reserved
   readonly proxy: Record<string, unknown>
@@ -70,13 +76,13 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
 
   /** False when no key was assigned, deleted or read as an object, so `diff()` would certainly be empty. */
   mayHaveChanged(): boolean {
-    return this.touched.size > 0
+    return this.dirty.size > 0
   }
 
   diff(): DataDiff {
     const set: StoredData = {}
     const unset: string[] = []
-    for (const key of this.touched) {
+    for (const key of this.dirty) {
       const json = Object.hasOwn(this.values, key) ? JSON.stringify(this.values[key]) : undefined
       if (json === undefined) {
         if (this.isStored(key)) unset.push(key)
@@ -88,8 +94,8 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     return { set, unset, changed, bytes: changed ? this.sizeAfter(set, unset) : 0 }
   }
 
-  /** Records that `diff` reached the store. Keys holding objects stay touched: they can still be mutated in place. */
-  settle(diff: DataDiff): void {
+  /** Records that `diff` reached the store. Keys holding objects stay dirty: they can still be mutated in place. */
+  written(diff: DataDiff): void {
     if (diff.changed) {
       if (!this.ownsStored) {
         this.stored = Object.assign(Object.create(null) as StoredData, this.stored)
@@ -98,9 +104,9 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
       for (const key in diff.set) this.stored[key] = diff.set[key]!
       for (const key of diff.unset) delete this.stored[key]
     }
-    for (const key of this.touched) {
+    for (const key of this.dirty) {
       const value = this.values[key]
-      if (typeof value !== 'object' || value === null) this.touched.delete(key)
+      if (typeof value !== 'object' || value === null) this.dirty.delete(key)
     }
   }
 
@@ -113,27 +119,28 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
       return typeof member === 'function' ? member.bind(this.reserved) : member
     }
     const value = this.value(key)
-    if (typeof value === 'object' && value !== null) this.touch(key)
+    if (typeof value === 'object' && value !== null) this.markDirty(key)
     return target[key]
   }
 
   set(target: Record<string, unknown>, key: string | symbol, value: unknown): boolean {
     if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(key)
+    checkDataKey(key)
     target[key] = value
-    this.touch(key)
+    this.markDirty(key)
     return true
   }
 
   deleteProperty(target: Record<string, unknown>, key: string | symbol): boolean {
     if (typeof key === 'symbol' || RESERVED.has(key)) return refuse(key)
     delete target[key]
-    this.touch(key)
+    this.markDirty(key)
     return true
   }
 
   has(target: Record<string, unknown>, key: string | symbol): boolean {
     if (typeof key === 'symbol') return false
-    return RESERVED.has(key) || Object.hasOwn(target, key) || (!this.touched.has(key) && this.isStored(key))
+    return RESERVED.has(key) || Object.hasOwn(target, key) || (!this.dirty.has(key) && this.isStored(key))
   }
 
   ownKeys(): string[] {
@@ -146,7 +153,7 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     if (typeof key === 'symbol' || RESERVED.has(key)) return undefined
     this.value(key)
     const descriptor = Reflect.getOwnPropertyDescriptor(target, key)
-    if (descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) this.touch(key)
+    if (descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) this.markDirty(key)
     return descriptor
   }
 
@@ -159,15 +166,15 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     return false
   }
 
-  private touch(key: string): void {
-    const first = this.touched.size === 0
-    this.touched.add(key)
-    if (first) this.reserved.dataTouched()
+  private markDirty(key: string): void {
+    const first = this.dirty.size === 0
+    this.dirty.add(key)
+    if (first) this.reserved.dataChanged()
   }
 
   /** The current value of `key`, parsing its stored text on first use. */
   private value(key: string): unknown {
-    if (!Object.hasOwn(this.values, key) && !this.touched.has(key) && this.isStored(key)) {
+    if (!Object.hasOwn(this.values, key) && !this.dirty.has(key) && this.isStored(key)) {
       this.values[key] = parseStored(this.stored[key]!)
     }
     return this.values[key]
@@ -177,7 +184,7 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   private keys(): string[] {
     const keys = Object.keys(this.values)
     for (const key in this.stored) {
-      if (!RESERVED.has(key) && !this.touched.has(key) && !Object.hasOwn(this.values, key)) keys.push(key)
+      if (!RESERVED.has(key) && !this.dirty.has(key) && !Object.hasOwn(this.values, key)) keys.push(key)
     }
     return keys
   }
@@ -198,6 +205,15 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   }
 }
 
+const FIXES: Readonly<Record<string, string>> = {
+  userId: 'log a user in with `await logIn(req, userId)` and out with `await logOut(req, res)`',
+  id: 'a new ID comes from `await req.session.regenerate()`',
+  cookie:
+    'cookie attributes are options of `session({ cookie })`; `req.session.cookie` exists in coatcheck/express-session',
+}
+
 function refuse(key: string | symbol): never {
-  throw new CoatcheckError('RESERVED_KEY', `coatcheck: \`${String(key)}\` is reserved and cannot be set on a session`)
+  const name = String(key)
+  const fix = Object.hasOwn(FIXES, name) ? `; ${FIXES[name]}` : ''
+  throw new CoatcheckError('RESERVED_KEY', `coatcheck: \`${name}\` is reserved and cannot be set on a session${fix}`)
 }

@@ -16,6 +16,20 @@ type WithContext = IncomingMessage & { [CONTEXT]?: SessionContext }
  * The session middleware. Loads the session named by the signed cookie into `req.session` and writes what changed
  * before the first header or byte of the response leaves. A store failure while loading reaches `next(err)` as a
  * `CoatcheckError` with status 503; `req.session` is never silently missing. Throws at start-up on a bad option.
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import { session } from 'coatcheck'
+ * import { sqliteStore } from 'coatcheck/sqlite'
+ *
+ * const app = express()
+ * app.use(session({ secret: process.env.SESSION_SECRET!, store: sqliteStore({ path: 'data/sessions.db' }) }))
+ * app.post('/cart/:item', (req, res) => {
+ *   req.session.cart = [...(req.session.cart ?? []), req.params.item]
+ *   res.redirect(303, '/cart') // the session is stored before this 303 leaves
+ * })
+ * ```
  */
 export function session(options: SessionOptions): Middleware {
   const o = resolveOptions(options)
@@ -37,6 +51,12 @@ export function session(options: SessionOptions): Middleware {
 /**
  * Writes the session now and sets its cookie on `res`, for frameworks that send headers in ways the middleware
  * cannot see. Later changes are still written when the response leaves.
+ *
+ * @example
+ * ```ts
+ * await commitSession(req, res) // before a framework writes to the socket itself
+ * reply.hijack()
+ * ```
  */
 export async function commitSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const context = (req as WithContext)[CONTEXT]
@@ -45,7 +65,10 @@ export async function commitSession(req: IncomingMessage, res: ServerResponse): 
   if (setCookie !== undefined) res.appendHeader('Set-Cookie', setCookie)
 }
 
-/** The session context of a request; throws when the session middleware did not run before the caller. */
+/**
+ * The session context of a request; throws when the session middleware did not run before the caller.
+ * @internal
+ */
 export function contextOf(req: IncomingMessage): SessionContext {
   const context = (req as WithContext)[CONTEXT]
   if (!context) {

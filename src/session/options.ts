@@ -3,10 +3,10 @@ import { type TrustProxy, trustProxyFn } from '../core/request.ts'
 import { VerifiedCookies } from '../core/token.ts'
 import { invalidOption } from '../errors.ts'
 import { eventEmitter, type OnEvent, type SessionEvent } from '../events.ts'
-import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
-import { memoryStore } from '../stores/memory/index.ts'
+import type { LegacyStore } from '../stores/legacy/adapter.ts'
 import type { SessionStore } from '../stores/types.ts'
-import { fnOption, intOption, oneOf } from '../validate.ts'
+import { fnOption, intOption, knownKeys, oneOf } from '../validate.ts'
+import { resolveStore } from './store-option.ts'
 
 const HOUR = 3_600_000
 
@@ -44,9 +44,9 @@ export interface SessionOptions {
   name?: string
   /** Cookie attributes. */
   cookie?: CookieOptions
-  /** Idle timeout in ms: a session unused this long expires. Positive integer. Default 24 h. */
+  /** Idle timeout in ms: a session unused this long expires. Positive integer up to 400 days (warns below a minute). Default 24 h. */
   idleTimeout?: number
-  /** Absolute timeout in ms from the session's creation (login creates a new one); activity never extends it. Default 7 days. */
+  /** Absolute timeout in ms from the session's creation (login creates a new one); activity never extends it. Positive integer up to 400 days. Default 7 days. */
   absoluteTimeout?: number
   /** Slide the idle deadline on activity. When false a session lives `idleTimeout` from creation. Default true. */
   rolling?: boolean
@@ -57,8 +57,14 @@ export interface SessionOptions {
   touchAfter?: number
   /** Which proxies to believe about the protocol (X-Forwarded-Proto): false, true, a hop count or a function. Default false. */
   trustProxy?: boolean | number | TrustProxy
-  /** Largest serialized session, in bytes (keys + JSON values). Positive integer. Default 64 KiB. */
+  /**
+   * Largest serialized session, in bytes (keys + JSON values), enforced by the store's atomic update, so concurrent
+   * requests cannot pass it together. A write over it fails with `SESSION_TOO_LARGE` (413). Positive integer.
+   * Default 64 KiB.
+   */
   maxBytes?: number
+  /** Deepest nesting of a value (`{a:{b:1}}` is 2); a deeper one fails with `SESSION_TOO_DEEP` (413). Integer from 1 to 1000. Default 32. */
+  maxDepth?: number
   /** A store call slower than this many ms fails with `STORE_TIMEOUT` (503). Positive integer. Default 2000. */
   storeTimeout?: number
   /** Clock in epoch ms, for tests. Default `Date.now`. */
@@ -67,7 +73,10 @@ export interface SessionOptions {
   onEvent?: OnEvent
 }
 
-/** The options after validation: frozen, never re-checked at request time. */
+/**
+ * The options after validation: frozen, never re-checked at request time.
+ * @internal
+ */
 export interface ResolvedOptions {
   readonly secrets: readonly string[]
   /** Verifies cookie values against `secrets`, remembering recent good ones. */
@@ -83,12 +92,13 @@ export interface ResolvedOptions {
   readonly touchAfter: number
   readonly trust: TrustProxy
   readonly maxBytes: number
+  readonly maxDepth: number
   readonly storeTimeout: number
   readonly now: () => number
   readonly emit: (event: SessionEvent) => void
 }
 
-const KNOWN = new Set([
+const KNOWN = [
   'secret',
   'store',
   'name',
@@ -99,34 +109,76 @@ const KNOWN = new Set([
   'touchAfter',
   'trustProxy',
   'maxBytes',
+  'maxDepth',
   'storeTimeout',
   'now',
   'onEvent',
-])
-const KNOWN_COOKIE = new Set(['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'priority'])
+]
+const KNOWN_COOKIE = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'priority']
+const DROP_IN = 'that is an express-session option: modern `session()` never stores unchanged or empty sessions'
+// Options an app brings from express-session, and what to use instead.
+const HINTS = {
+  resave: `${DROP_IN}; remove it, or keep express-session's behaviour with \`coatcheck/express-session\``,
+  saveUninitialized: `${DROP_IN}; remove it, or keep express-session's behaviour with \`coatcheck/express-session\``,
+  genid: 'session IDs are always 256 random bits here; a custom genid needs `coatcheck/express-session`',
+  proxy: 'use `trustProxy`',
+  unset: 'use `await req.session.destroy()`',
+  key: 'use `name`',
+  cookieName: 'use `name`',
+  maxAge: 'use `idleTimeout` (ms) and `absoluteTimeout` (ms)',
+  ttl: 'use `idleTimeout` (ms)',
+}
+const COOKIE_HINTS = {
+  maxAge: 'the cookie lives as long as the session: use `idleTimeout` (ms) and `absoluteTimeout` (ms) of `session()`',
+  expires: 'the cookie lives as long as the session: use `idleTimeout` (ms) and `absoluteTimeout` (ms) of `session()`',
+}
+/** The longest idle or absolute timeout: 400 days, the longest cookie lifetime browsers keep. */
+export const MAX_TIMEOUT = 400 * 24 * HOUR
+const MINUTE = 60_000
+const GENERATE = "node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\""
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
 const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 
-/** Validates `session()` options and resolves their defaults. */
+// One resolution per options object: `session()` and `upgradeSessions()` given the same object share the verified-
+// cookie cache, the event emitter and the store adapter.
+const resolved = new WeakMap<object, ResolvedOptions>()
+
+/**
+ * Validates `session()` options and resolves their defaults, once per options object.
+ * @internal
+ */
 export function resolveOptions(options: SessionOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'must be an object')
-  for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw invalidOption(key, 'is not a known option')
-  const cookieIn = options.cookie ?? {}
-  if (typeof cookieIn !== 'object') throw invalidOption('cookie', 'must be an object')
-  for (const key of Object.keys(cookieIn)) {
-    if (!KNOWN_COOKIE.has(key)) throw invalidOption(`cookie.${key}`, 'is not a known cookie option')
+  if (options === undefined) {
+    throw invalidOption(
+      'secret',
+      `is required: \`session({ secret: process.env.SESSION_SECRET })\`; make one with ${GENERATE}`,
+    )
   }
+  const known = typeof options === 'object' && options !== null ? resolved.get(options) : undefined
+  if (known) return known
+  knownKeys('session()', options, KNOWN, { hints: HINTS })
+  const result = resolve(options)
+  resolved.set(options, result)
+  return result
+}
+
+function resolve(options: SessionOptions): ResolvedOptions {
+  const cookieIn = options.cookie ?? {}
+  knownKeys('session()', cookieIn, KNOWN_COOKIE, { prefix: 'cookie.', hints: COOKIE_HINTS })
 
   const secrets = resolveSecrets(options.secret)
   const cookie = resolveCookie(cookieIn)
   const secure = oneOf('cookie.secure', cookieIn.secure, [true, false, 'auto'], 'auto')
-  if (cookie.sameSite === 'none' && secure === false)
-    throw invalidOption('cookie.sameSite', "'none' needs a Secure cookie")
+  // Browsers drop a SameSite=None cookie without Secure, and 'auto' would send one on plain HTTP.
+  if (cookie.sameSite === 'none' && secure !== true) {
+    throw invalidOption('cookie.sameSite', "'none' needs `cookie.secure: true` (browsers drop it without Secure)")
+  }
   const names = resolveNames(options.name, cookie, secure)
 
-  const idleTimeout = intOption('idleTimeout', options.idleTimeout, 24 * HOUR)
-  const absoluteTimeout = intOption('absoluteTimeout', options.absoluteTimeout, 7 * 24 * HOUR)
+  const idleTimeout = intOption('idleTimeout', options.idleTimeout, 24 * HOUR, { max: MAX_TIMEOUT })
+  const absoluteTimeout = intOption('absoluteTimeout', options.absoluteTimeout, 7 * 24 * HOUR, { max: MAX_TIMEOUT })
+  if (idleTimeout < MINUTE) warnShort(idleTimeout)
   const touchAfter = intOption('touchAfter', options.touchAfter, Math.min(Math.floor(idleTimeout / 10), 5 * 60_000), {
     min: 0,
     max: idleTimeout - 1,
@@ -152,18 +204,36 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     touchAfter,
     trust: trustProxyFn(trustProxy),
     maxBytes: intOption('maxBytes', options.maxBytes, 64 * 1024),
+    maxDepth: intOption('maxDepth', options.maxDepth, 32, { max: 1000 }),
     storeTimeout: intOption('storeTimeout', options.storeTimeout, 2000),
     now,
     emit: eventEmitter(onEvent),
   })
 }
 
+function warnShort(idleTimeout: number): void {
+  process.emitWarning(
+    `coatcheck: idleTimeout is ${idleTimeout} ms, so sessions end after ${idleTimeout / 1000} s of inactivity; ` +
+      'timeouts are in milliseconds (24 h is 86_400_000)',
+    { type: 'CoatcheckWarning', code: 'COATCHECK_SHORT_TIMEOUT' },
+  )
+}
+
 function resolveSecrets(secret: unknown): readonly string[] {
+  if (secret === undefined || secret === '') {
+    throw invalidOption(
+      'secret',
+      `is required: \`session({ secret: process.env.SESSION_SECRET })\`; make one with ${GENERATE}`,
+    )
+  }
   const list = Array.isArray(secret) ? secret : [secret]
   if (list.length === 0) throw invalidOption('secret', 'must hold at least one secret')
   for (const s of list) {
     if (typeof s !== 'string' || s.length < 32) {
-      throw invalidOption('secret', 'must be a string of at least 32 characters (or an array of them)')
+      throw invalidOption(
+        'secret',
+        `must be a string of at least 32 characters (or an array of them); make one with ${GENERATE}`,
+      )
     }
   }
   return Object.freeze([...list])
@@ -200,22 +270,4 @@ function resolveNames(name: unknown, cookie: CookieAttributes, secure: boolean |
     throw invalidOption('name', 'with the __Secure- prefix needs cookie.secure: true')
   }
   return Object.freeze({ secure: name, plain: name })
-}
-
-/** The store option: a coatcheck store, or a store written for express-session (wrapped by the legacy adapter). */
-function resolveStore(store: SessionStore | LegacyStore | undefined): SessionStore {
-  if (isLegacyStore(store)) return legacyStore(store)
-  if (store === undefined) {
-    if (process.env.NODE_ENV === 'production') {
-      process.emitWarning(
-        'coatcheck: no `store` given; sessions live in process memory and are lost on restart',
-        'CoatcheckWarning',
-      )
-    }
-    return memoryStore()
-  }
-  for (const method of ['get', 'create', 'update', 'touch', 'destroy'] as const) {
-    if (typeof store?.[method] !== 'function') throw invalidOption('store', `must implement ${method}()`)
-  }
-  return store
 }

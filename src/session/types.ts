@@ -1,4 +1,11 @@
-import type { Callback, RegenerateOptions } from './context.ts'
+/** Node-style callback accepted by every session method besides the returned promise. */
+export type Callback = (error?: unknown) => void
+
+/** Options of `regenerate()`. */
+export interface RegenerateOptions {
+  /** Carry the data (and user) over to the new ID. Default false: the new session starts empty. */
+  keep?: boolean
+}
 
 /**
  * The shape of your session data. Extend it by declaration merging:
@@ -34,6 +41,10 @@ declare global {
     interface Request {
       /** The session of this request (coatcheck). */
       session: Session
+    }
+    /** Modern mode declares `req.session`: the drop-in face's declaration steps aside for it. */
+    interface CoatcheckFaces {
+      modern: true
     }
   }
 }

@@ -14,7 +14,11 @@
  */
 export type StoredData = Record<string, string>
 
-/** Free-form, JSON-safe facts about a session that are not user data (login IP, user agent, auth time...). */
+/**
+ * Free-form facts about a session or a remember-me token that are not user data (login IP, user agent, auth time...):
+ * flat JSON scalars. Stores replace it as a whole, never merge it, and read it back as a plain or null-prototype object
+ * whose keys are all own properties: a key named `__proto__` or `constructor` is just a key.
+ */
 export type SessionMeta = Record<string, string | number | boolean | null>
 
 /** One session as a store holds it. */
@@ -35,19 +39,37 @@ export interface SessionRecord {
   absoluteExpiresAt: number
 }
 
-/** A change to a stored session. Applied atomically, and only to a record that still exists. */
+/**
+ * A change to a stored session. Applied atomically, and only to a record that still exists. A session's user and
+ * absolute deadline are set once, by `create`: a login or a logout is a new record under a new key.
+ */
 export interface SessionPatch {
   /** Top-level keys to set, each to its JSON text. */
   set?: StoredData
   /** Top-level keys to remove. */
   unset?: string[]
-  /** New user (null logs out); the per-user index follows. */
-  userId?: string | null
   /** Replaces `meta` as a whole. */
   meta?: SessionMeta
   lastSeenAt?: number
   expiresAt?: number
-  absoluteExpiresAt?: number
+  /**
+   * The bound on the stored data, checked atomically against what is stored (so concurrent patches cannot pass it
+   * together): the data's size is the sum over its top-level keys of the UTF-8 bytes of the key plus those of its
+   * JSON text. A patch that would leave the data larger than `maxBytes`, and larger than it was, writes nothing and
+   * rejects with `CoatcheckError` `SESSION_TOO_LARGE` (status 413); one that shrinks the data always applies, so a
+   * session stored under a larger bound can still be cut down. Default none.
+   */
+  maxBytes?: number
+}
+
+/** Options of {@link SessionStore.create}. */
+export interface CreateOptions {
+  /**
+   * The caller vouches that `key` is new (256 bits from the CSPRNG cannot collide), so a store that would have to
+   * read before it writes (a callback store) may skip that read. Stores that check for free in the write ignore it.
+   * Never set it for a key that may be taken: the record there may then be replaced. Default false.
+   */
+  unique?: boolean
 }
 
 /** A session listed for its user. */
@@ -64,13 +86,20 @@ export interface SessionStore {
    */
   get(key: string): Promise<SessionRecord | undefined>
   /** Stores a new record. Resolves false, writing nothing, when `key` already holds a live record. */
-  create(key: string, record: SessionRecord): Promise<boolean>
-  /** Applies `patch` atomically. Resolves false, writing nothing, when the record is gone or expired. */
+  create(key: string, record: SessionRecord, options?: CreateOptions): Promise<boolean>
+  /**
+   * Applies `patch` atomically. Resolves false, writing nothing, when the record is gone or expired; rejects with
+   * `SESSION_TOO_LARGE`, writing nothing, when the patch breaks its `maxBytes`.
+   */
   update(key: string, patch: SessionPatch): Promise<boolean>
   /** Moves the activity time and deadline forward. Resolves false when the record is gone or expired. */
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean>
-  /** Removes the record; removing a missing one is not an error. */
-  destroy(key: string): Promise<void>
+  /**
+   * Removes the record. Resolves true when it removed a live (unexpired) one, false when there was none: the engine
+   * carries a login over to a new key only when the old record was still live, so a revocation racing the request
+   * sticks. Removing a missing or expired record is not an error.
+   */
+  destroy(key: string): Promise<boolean>
   /** The live sessions of one user, in O(that user's sessions). */
   listByUser(userId: string): Promise<SessionEntry[]>
   /** Removes every session of one user except `exceptKey`; resolves the number removed. */
@@ -81,26 +110,58 @@ export interface SessionStore {
 
 /** A remember-me token as stored. The secret half of the token is kept only as a hash. */
 export interface TokenRecord {
+  /** The user the token logs in. Set once, by `create`; the token is indexed under it. */
   userId: string
   /** Hash of the token's secret half (the verifier). */
   hash: string
+  /** Facts about the device the token was issued to (`authAt`, `ip`, `ua`, `lastUsedAt`...). */
+  meta: SessionMeta
+  /** The hash the last rotation replaced (what a concurrent request of the same browser may still present), or null. */
+  previousHash: string | null
+  /** When the last rotation happened, by the caller's clock, or null when the token was never rotated. */
+  rotatedAt: number | null
   createdAt: number
   expiresAt: number
 }
 
-/** The remember-me tokens contract. `id` is the token's public selector. */
+/** What a successful {@link TokenStore.rotate} writes. */
+export interface TokenRotation {
+  /** The new hash of the secret half. */
+  hash: string
+  expiresAt: number
+  /** Stored as `rotatedAt`. */
+  rotatedAt: number
+  /** Replaces `meta` as a whole. Default: `meta` is kept. */
+  meta?: SessionMeta
+}
+
+/** A remember-me token listed for its user. */
+export interface TokenEntry {
+  /** The token's selector. */
+  id: string
+  record: TokenRecord
+}
+
+/**
+ * The remember-me tokens contract. `id` is the token's public selector. A token that has expired counts as missing
+ * everywhere, as an expired session does.
+ */
 export interface TokenStore {
-  /** Stores a new token. Resolves false, writing nothing, when `id` already holds a live token. */
+  /** Stores a new token as given. Resolves false, writing nothing, when `id` already holds a live token. */
   create(id: string, record: TokenRecord): Promise<boolean>
-  /** The token under `id`, or undefined when there is none or it has expired. */
+  /** The token under `id`, or undefined when there is none or it has expired. The caller never mutates what it gets. */
   get(id: string): Promise<TokenRecord | undefined>
   /**
-   * Compare-and-rotate: replaces the hash and deadline only if the stored hash still equals `expectedHash`. Exactly
-   * one of two concurrent rotations with the same expected hash wins; the loser resolves false.
+   * Compare-and-rotate, atomically: only when the token is live and its stored hash equals `expectedHash`, sets `hash`
+   * and `expiresAt` from `next`, `previousHash` to `expectedHash`, `rotatedAt` to `next.rotatedAt`, and `meta` when
+   * `next` has one; `userId` and `createdAt` never change. Exactly one of two concurrent rotations with the same
+   * expected hash wins; the loser resolves false, writing nothing.
    */
-  rotate(id: string, expectedHash: string, next: { hash: string; expiresAt: number }): Promise<boolean>
+  rotate(id: string, expectedHash: string, next: TokenRotation): Promise<boolean>
   destroy(id: string): Promise<void>
-  /** Removes every token of one user; resolves the number removed. */
+  /** The live tokens of one user, in O(that user's tokens), in no particular order. */
+  listByUser(userId: string): Promise<TokenEntry[]>
+  /** Removes every token of one user; resolves the number of live ones removed. */
   destroyByUser(userId: string): Promise<number>
 }
 

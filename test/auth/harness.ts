@@ -6,6 +6,7 @@ import {
   logIn,
   loginThrottle,
   logOut,
+  rememberMe,
   requireAuth,
   requireFresh,
   revokeOtherSessions,
@@ -48,6 +49,7 @@ export async function startAuthApp(
   app.set('env', 'test')
   app.use(express.json())
   app.use(session({ secret: SECRET, store: spy.store, now: clock.now, ...options.session }))
+  app.use(rememberMe())
   app.post(
     '/login',
     loginThrottle({ account: (req) => (req as express.Request).body?.email, ...options.throttle }),
@@ -55,7 +57,7 @@ export async function startAuthApp(
       const user = USERS.find((u) => u.email === req.body.email)
       const { ok } = await verifyPassword(user && hashes!.get(user.email), String(req.body.password ?? ''))
       if (!user || !ok) return res.status(401).json({ error: 'Invalid credentials' })
-      await logIn(req, user.id, { keep: req.body.keep !== false })
+      await logIn(req, user.id, { keep: req.body.keep !== false, remember: req.body.remember === true })
       res.json({ userId: user.id })
     },
   )

@@ -64,6 +64,85 @@ describe('passwords', () => {
     }
   })
 
+  it('a stored argon2id hash with out-of-range parameters is a wrong password, at the cost of one', async () => {
+    const b64 = (x: Buffer) => x.toString('base64').replace(/=+$/, '')
+    const salt = b64(crypto.randomBytes(16))
+    const tag = b64(crypto.randomBytes(32))
+    const hashes = [
+      `$argon2id$v=19$m=0,t=2,p=1$${salt}$${tag}`,
+      `$argon2id$v=19$m=19456,t=0,p=1$${salt}$${tag}`,
+      `$argon2id$v=19$m=19456,t=2,p=0$${salt}$${tag}`,
+      `$argon2id$v=19$m=7,t=2,p=1$${salt}$${tag}`, // under 8 KiB per lane
+      `$argon2id$v=19$m=64,t=2,p=16777216$${salt}$${tag}`,
+      `$argon2id$v=19$m=19456,t=2,p=1$${b64(crypto.randomBytes(7))}$${tag}`, // salt under 8 bytes
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${b64(crypto.randomBytes(3))}`, // tag under 4 bytes
+      `$argon2id$v=19$m=4294967296,t=2,p=1$${salt}$${tag}`, // m ≥ 2³²
+      `$argon2id$v=19$m=99999999999999999999,t=2,p=1$${salt}$${tag}`,
+      // What a planted hash would use to burn a core or the heap on every login attempt.
+      `$argon2id$v=19$m=4194304,t=1,p=1$${salt}$${tag}`, // 4 GiB
+      `$argon2id$v=19$m=19456,t=4000000000,p=1$${salt}$${tag}`,
+      `$argon2id$v=19$m=262144,t=16,p=1$${salt}$${tag}`, // each within bounds, together 4 GiB-passes
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${b64(crypto.randomBytes(75))}`, // a 600-bit tag
+      `$argon2id$v=16$m=19456,t=2,p=1$${salt}$${tag}`,
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}`,
+    ]
+    const argon2 = mock.method(crypto, 'argon2')
+    try {
+      for (const hash of hashes) {
+        const before = argon2.mock.callCount()
+        assert.deepEqual(await verifyPassword(hash, 'password'), { ok: false, needsRehash: false }, hash)
+        assert.equal(argon2.mock.callCount() - before, 1, `one verification for ${hash}`)
+        const params = argon2.mock.calls.at(-1)!.arguments[1] as { memory: number; passes: number }
+        assert.ok(params.memory <= 19_456 && params.passes <= 2, 'against the dummy, not the planted parameters')
+      }
+    } finally {
+      argon2.mock.restore()
+    }
+  })
+
+  it('the strongest accepted parameters still verify (RFC 9106 second profile)', async () => {
+    const salt = crypto.randomBytes(16)
+    const params = { message: 'pw', nonce: salt, memory: 65_536, passes: 3, parallelism: 4, tagLength: 32 }
+    const b64 = (x: Buffer) => x.toString('base64').replace(/=+$/, '')
+    const hash = `$argon2id$v=19$m=65536,t=3,p=4$${b64(salt)}$${b64(crypto.argon2Sync('argon2id', params))}`
+    assert.deepEqual(await verifyPassword(hash, 'pw'), { ok: true, needsRehash: false })
+  })
+
+  it('a missing or non-string password is a wrong password, at the cost of one, for known and unknown users', async () => {
+    const hash = await hashPassword('s3cret!')
+    const argon2 = mock.method(crypto, 'argon2')
+    try {
+      const passwords: unknown[] = [undefined, null, ['s3cret!', 's3cret!'], 42, { toString: () => 's3cret!' }, true]
+      for (const stored of [hash, undefined, null]) {
+        for (const password of passwords) {
+          const before = argon2.mock.callCount()
+          assert.deepEqual(await verifyPassword(stored, password), { ok: false, needsRehash: false })
+          assert.equal(argon2.mock.callCount() - before, 1)
+        }
+      }
+      const before = argon2.mock.callCount()
+      assert.deepEqual(await verifyPassword(42 as unknown as string, 's3cret!'), { ok: false, needsRehash: false })
+      assert.equal(argon2.mock.callCount() - before, 1, 'a non-string hash is no hash')
+    } finally {
+      argon2.mock.restore()
+    }
+  })
+
+  it('the arguments in bcrypt’s order (password, hash) are a clear error, not a silent ok: false', async () => {
+    const hash = await hashPassword('s3cret!')
+    const bcrypt = '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'
+    for (const stored of [hash, bcrypt]) {
+      await assert.rejects(
+        verifyPassword('s3cret!', stored),
+        (e) => e instanceof CoatcheckError && /takes \(hash, password\)/.test(e.message),
+      )
+    }
+    // What a client can send must never make it throw: a hash-shaped password for an unknown user or a real hash.
+    assert.deepEqual(await verifyPassword(undefined, hash), { ok: false, needsRehash: false })
+    assert.deepEqual(await verifyPassword(hash, bcrypt), { ok: false, needsRehash: false })
+    assert.deepEqual(await verifyPassword('', hash), { ok: false, needsRehash: false })
+  })
+
   it('hashing runs off the main thread: the event loop keeps turning during a burst', async () => {
     const histogram = monitorEventLoopDelay({ resolution: 5 })
     histogram.enable()

@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { CoatcheckStore } from '../../src/stores/types.ts'
 import { send } from '../support/http.ts'
 import { type AuthApp, login, startAuthApp, USERS } from './harness.ts'
+import { revocationRaces } from './races.ts'
+import { rememberSuite } from './remember.ts'
 
 const [ADA, BOB] = USERS as [(typeof USERS)[0], (typeof USERS)[0]]
 const CHROME_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36'
@@ -212,4 +214,6 @@ export function authSuite(name: string, open: () => Promise<CoatcheckStore>): vo
       assert.equal((await browser.post('/account/sensitive')).status, 200)
     })
   })
+  revocationRaces(name, open)
+  rememberSuite(name, open)
 }

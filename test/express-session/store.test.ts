@@ -124,7 +124,7 @@ describe('Store, MemoryStore, Cookie, Session exports', () => {
     assert.ok(loaded instanceof Session)
     assert.ok(loaded.cookie instanceof Cookie)
     assert.equal(loaded.id, 'x')
-    assert.equal(loaded.a, 1)
+    assert.equal((loaded as Session & { a?: number }).a, 1)
     assert.equal(loaded.cookie.originalMaxAge, 1000)
   })
 })

@@ -1,26 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { Gate } from '../support/gate.ts'
 import { send } from '../support/http.ts'
 import { type Harness, keyOf, startApp } from './harness.ts'
-
-/** Requests to /slow/:key load their session, then wait at a gate until the test opens it. */
-class Gate {
-  arrived = 0
-  #open!: () => void
-  #opened = new Promise<void>((resolve) => {
-    this.#open = resolve
-  })
-  readonly wait = async () => {
-    this.arrived++
-    await this.#opened
-  }
-  open(): void {
-    this.#open()
-  }
-  async until(count: number): Promise<void> {
-    while (this.arrived < count) await new Promise((resolve) => setTimeout(resolve, 2))
-  }
-}
 
 describe('concurrent requests', () => {
   let app: Harness

@@ -83,15 +83,40 @@ describe('session data safety', () => {
     const before = await app.inner.get(key)
     app.spy.reset()
     const reply = await browser.post('/session', { a: 'changed', big: 'x'.repeat(300) })
-    assert.equal(reply.status, 500)
-    assert.equal(reply.body, 'Internal Server Error')
+    assert.equal(reply.status, 413)
+    assert.equal(reply.body, 'Payload Too Large')
     assert.deepEqual(reply.setCookies, [])
     assert.equal(app.spy.count('update'), 0, 'the store was not asked to write anything')
     assert.deepEqual({ ...(await app.inner.get(key))?.data }, { ...before?.data })
 
     const fresh = await app.browser().post('/session', { big: 'x'.repeat(300) })
-    assert.equal(fresh.status, 500)
+    assert.equal(fresh.status, 413)
     assert.equal(app.spy.count('create'), 0)
+  })
+
+  it('maxBytes holds for what is stored: concurrent requests cannot pass it together, and nothing loops on 500', async () => {
+    const browser = app.browser()
+    await browser.post('/session', { a: 1 })
+    const cookie = browser.cookieHeader()
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        send(`${app.url}/session`, {
+          method: 'POST',
+          cookie,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ [`k${i}`]: 'x'.repeat(90) }),
+        }),
+      ),
+    )
+    const statuses = replies.map((r) => r.status).sort()
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 413),
+      statuses.join(','),
+    )
+    const stored = await app.inner.get(keyOf(browser))
+    const bytes = Object.entries(stored!.data).reduce((n, [k, v]) => n + k.length + v.length, 0)
+    assert.ok(bytes <= 200, `stored ${bytes} bytes under maxBytes 200`)
+    assert.equal((await browser.post('/session', { a: 2 })).status, 200, 'the session stays writable')
   })
 
   it('a corrupted stored value reads as undefined instead of failing the request', async () => {
@@ -109,5 +134,24 @@ describe('session data safety', () => {
     const reply = await send(`${app.url}/session`, { cookie: `sid=${encodeURIComponent(sign(token, SECRET))}` })
     assert.equal(reply.status, 200)
     assert.deepEqual(JSON.parse(reply.body).data, { good: 1 })
+  })
+})
+
+describe('nesting depth', () => {
+  it('a value nested deeper than maxDepth is refused at write time with 413, and nothing is stored', async () => {
+    const app = await startApp({ maxDepth: 8 })
+    try {
+      let deep: unknown = 1
+      for (let i = 0; i < 9; i++) deep = { d: deep }
+      const browser = app.browser()
+      const reply = await browser.post('/session', { deep })
+      assert.equal(reply.status, 413)
+      assert.equal(app.spy.count('create'), 0)
+      let ok: unknown = 1
+      for (let i = 0; i < 7; i++) ok = { d: ok }
+      assert.equal((await browser.post('/session', { ok })).status, 200, 'a value within the bound is stored')
+    } finally {
+      await app.close()
+    }
   })
 })

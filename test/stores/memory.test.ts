@@ -5,7 +5,8 @@ import { promisify } from 'node:util'
 import { CoatcheckError } from '../../src/errors.ts'
 import { type MemoryStoreOptions, memoryStore } from '../../src/stores/memory/index.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
-import { storeConformance } from './conformance.ts'
+import { storeConformance } from './conformance/index.ts'
+import { token } from './conformance/support.ts'
 
 storeConformance({ name: 'memory', open: async () => memoryStore() })
 
@@ -21,20 +22,38 @@ function record(expiresAt: number, userId: string | null = null): SessionRecord 
 
 describe('memoryStore', () => {
   it('rejects bad options, naming the option', () => {
-    const cases: [MemoryStoreOptions, string][] = [
+    const cases: [unknown, string][] = [
       [{ maxEntries: 0 }, 'maxEntries'],
       [{ maxEntries: 1.5 }, 'maxEntries'],
-      [{ sweepInterval: -1 }, 'sweepInterval'],
-      [{ sweepInterval: 2 ** 31 }, 'sweepInterval'],
+      [{ pruneInterval: -1 }, 'pruneInterval'],
+      [{ pruneInterval: 2 ** 31 }, 'pruneInterval'],
+      [{ sweepInterval: 1000 }, 'sweepInterval'],
+      [{ maxEntires: 10 }, 'maxEntires'],
       [{ now: 'x' as unknown as () => number }, 'now'],
+      ['fast', 'options'],
     ]
     for (const [options, name] of cases) {
       assert.throws(
-        () => memoryStore(options),
+        () => memoryStore(options as MemoryStoreOptions),
         (err) => err instanceof CoatcheckError && err.code === 'INVALID_OPTION' && err.message.includes(`\`${name}\``),
         JSON.stringify(options),
       )
     }
+  })
+
+  it('names the renamed option and the nearest valid one for a typo', () => {
+    const message = (options: unknown) => {
+      try {
+        memoryStore(options as MemoryStoreOptions)
+      } catch (error) {
+        return (error as Error).message
+      }
+    }
+    assert.match(message({ sweepInterval: 1000 })!, /`sweepInterval`.*renamed to `pruneInterval`/)
+    assert.match(
+      message({ pruneIntreval: 1000 })!,
+      /`pruneIntreval` is not a known option of memoryStore\(\); did you mean `pruneInterval`\?/,
+    )
   })
 
   it('with only logged-in sessions, evicts the soonest-expiring one, not the oldest, and unindexes it', async () => {
@@ -96,39 +115,28 @@ describe('memoryStore', () => {
     for (let i = 0; i < 99; i++) assert.equal(await store.get(`crawler${i}`), undefined, `crawler${i}`)
   })
 
-  it('protects a session once it logs in and exposes it once it logs out', async () => {
+  it('keeps the eviction class a session was created in through updates and touches', async () => {
     const store = memoryStore({ maxEntries: 3, now: manualClock().now })
-    await store.create('a', record(2_000))
-    await store.create('b', record(3_000))
-    await store.create('c', record(9_000, 'u1'))
-    // Enough logins and logouts to rebuild the heaps several times; it ends logged in at its old deadline, so only
-    // its class tells its old anonymous entries from its current one.
-    for (let i = 0; i < 100; i++) await store.update('a', { userId: i % 2 === 0 ? 'u2' : null })
-    await store.update('a', { userId: 'u2' })
-    await store.update('c', { userId: null, expiresAt: 8_000 })
+    await store.create('anon', record(9_000))
+    await store.create('alice', record(2_000, 'u1'))
+    await store.create('bob', record(3_000, 'u2'))
+    // Enough writes to rebuild the heaps several times; none of them makes the anonymous session a logged-in one.
+    for (let i = 0; i < 100; i++) {
+      await store.update('anon', { set: { i: String(i) }, expiresAt: 9_000 + i })
+      await store.touch('alice', 1_000, 2_000 + i)
+    }
+    await store.create('new', record(9_500))
+    assert.equal(await store.get('anon'), undefined)
+    for (const key of ['alice', 'bob', 'new']) assert.notEqual(await store.get(key), undefined, key)
+    await store.destroy('new')
+    await store.create('carol', record(9_600, 'u3'))
+    await store.create('dave', record(9_700, 'u4'))
+    assert.equal(await store.get('alice'), undefined, 'with no anonymous session left, the soonest logged-in one goes')
     assert.deepEqual(await store.listByUser('u1'), [])
-    await store.create('d', record(9_500))
-    assert.equal(await store.get('b'), undefined)
-    await store.create('e', record(9_600))
-    assert.equal(await store.get('c'), undefined)
-    for (const key of ['a', 'd', 'e']) assert.notEqual(await store.get(key), undefined, key)
     assert.deepEqual(
-      (await store.listByUser('u2')).map((e) => [e.key, e.record.expiresAt]),
-      [['a', 2_000]],
+      (await store.listByUser('u4')).map((e) => e.key),
+      ['dave'],
     )
-    // Switching users keeps it in the protected class; only when no anonymous session is left does it go.
-    await store.update('a', { userId: 'u3' })
-    await store.create('f', record(9_700))
-    assert.equal(await store.get('d'), undefined)
-    await store.destroy('e')
-    await store.destroy('f')
-    await store.create('g', record(9_800, 'u4'))
-    await store.create('h', record(9_900, 'u4'))
-    await store.create('i', record(9_950))
-    assert.equal(await store.get('a'), undefined)
-    assert.deepEqual(await store.listByUser('u2'), [])
-    assert.deepEqual(await store.listByUser('u3'), [])
-    assert.deepEqual((await store.listByUser('u4')).map((e) => e.key).sort(), ['g', 'h'])
   })
 
   it('evicts by the current deadline after touches and updates', async () => {
@@ -214,10 +222,11 @@ describe('memoryStore', () => {
         assert.equal(await store.touch(key, clock.t, expiresAt), alive(key))
         if (alive(key)) model.get(key)!.expiresAt = expiresAt
       } else if (op < 0.75) {
-        assert.equal(await store.update(key, { userId }), alive(key))
-        if (alive(key)) model.get(key)!.userId = userId
+        const expiresAt = deadline()
+        assert.equal(await store.update(key, { set: { step: String(step) }, expiresAt }), alive(key))
+        if (alive(key)) model.get(key)!.expiresAt = expiresAt
       } else if (op < 0.85) {
-        await store.destroy(key)
+        assert.equal(await store.destroy(key), alive(key))
         model.delete(key)
       } else {
         clock.t += Math.floor(random() * 20_000)
@@ -238,7 +247,7 @@ describe('memoryStore', () => {
     await store.create('s2', record(5_000, 'u1'))
     await store.create('s3', record(2_000))
     await store.create('s4', record(1_500))
-    await store.tokens.create('t1', { userId: 'u1', hash: 'h', createdAt: 0, expiresAt: 2_000 })
+    await store.tokens.create('t1', token({ hash: 'h', createdAt: 0, expiresAt: 2_000 }))
     assert.equal((await store.counters.hit('c', 1_000)).resetAt, 2_000)
     assert.equal((await store.counters.hit('c', 1_000)).count, 2)
     clock.t = 2_000
@@ -253,11 +262,11 @@ describe('memoryStore', () => {
     assert.notEqual(await store.get('s2'), undefined)
   })
 
-  it('sweeps on its timer, and close() stops the timer', async (t) => {
+  it('prunes on its timer, and close() stops the timer', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] })
     const clock = manualClock()
-    const swept = memoryStore({ sweepInterval: 1_000, now: clock.now })
-    const closed = memoryStore({ sweepInterval: 1_000, now: clock.now })
+    const swept = memoryStore({ pruneInterval: 1_000, now: clock.now })
+    const closed = memoryStore({ pruneInterval: 1_000, now: clock.now })
     await swept.create('s1', record(2_000))
     await closed.create('s1', record(2_000))
     await closed.close?.()
@@ -309,10 +318,25 @@ describe('memoryStore', () => {
     assert.deepEqual(again?.meta, { ip: '::1' })
     assert.notEqual(again?.expiresAt, 0)
 
-    await store.tokens.create('t1', { userId: 'u1', hash: 'h', createdAt: 0, expiresAt: Date.now() + 60_000 })
-    const token = await store.tokens.get('t1')
-    assert.ok(token)
-    token.hash = 'mutated'
-    assert.equal((await store.tokens.get('t1'))?.hash, 'h')
+    const tokenInput = token({ hash: 'h', meta: { ip: '::1' } })
+    await store.tokens.create('t1', tokenInput)
+    tokenInput.meta.ip = 'changed'
+    const got2 = await store.tokens.get('t1')
+    assert.ok(got2)
+    got2.hash = 'mutated'
+    assert.throws(() => {
+      got2.meta.ip = 'mutated'
+    }, TypeError)
+    const rotation = { hash: 'h2', expiresAt: Date.now() + 60_000, rotatedAt: Date.now(), meta: { ip: '::2' } }
+    assert.equal(await store.tokens.rotate('t1', 'h', rotation), true)
+    rotation.meta.ip = 'changed'
+    const [listed] = await store.tokens.listByUser('u1')
+    assert.ok(listed)
+    assert.throws(() => {
+      listed.record.meta.ip = 'mutated'
+    }, TypeError)
+    listed.record.hash = 'mutated'
+    assert.equal((await store.tokens.get('t1'))?.hash, 'h2')
+    assert.deepEqual({ ...(await store.tokens.get('t1'))?.meta }, { ip: '::2' })
   })
 })

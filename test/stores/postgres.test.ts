@@ -13,7 +13,8 @@ import {
 } from '../../src/stores/postgres/index.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
-import { storeConformance } from './conformance.ts'
+import { storeConformance } from './conformance/index.ts'
+import { plainToken, sortedTokens, token } from './conformance/support.ts'
 
 let server: RunningPostgres
 let pool: pg.Pool
@@ -69,6 +70,8 @@ describe('postgresStore', () => {
       [{ pruneInterval: 0 }, 'pruneInterval'],
       [{ pruneInterval: 1.5 }, 'pruneInterval'],
       [{ pruneInterval: 2 ** 31 }, 'pruneInterval'],
+      [{ pruneIntreval: 1000 } as Partial<PostgresStoreOptions>, 'pruneIntreval'],
+      [{ tablePrefx: 'a_' } as Partial<PostgresStoreOptions>, 'tablePrefx'],
     ]
     for (const [options, name] of cases) {
       await assert.rejects(
@@ -83,6 +86,14 @@ describe('postgresStore', () => {
     )
     await assert.rejects(migrate(pool, { tablePrefix: 'Bad' }), isCoded('INVALID_OPTION', '`tablePrefix`'))
     await assert.rejects(migrate(undefined as unknown as pg.Pool), isCoded('INVALID_OPTION', '`pool`'))
+    await assert.rejects(
+      postgresStore({ pool, pruneIntreval: 1 } as PostgresStoreOptions),
+      isCoded('INVALID_OPTION', 'not a known option of postgresStore()', 'did you mean `pruneInterval`?'),
+    )
+    await assert.rejects(
+      migrate(pool, { prefix: 'a_' } as unknown as PostgresStoreOptions),
+      isCoded('INVALID_OPTION', '`prefix`', 'migrate()'),
+    )
   })
 
   it('migrate() is idempotent, run again or by several instances at once', async () => {
@@ -98,6 +109,48 @@ describe('postgresStore', () => {
       rows.map((r) => r.tablename),
       ['counters', 'sessions', 'tokens'].map((name) => tablePrefix + name),
     )
+  })
+
+  it('adds the token columns to tables made by an older version, keeping their tokens', async () => {
+    const tablePrefix = prefix()
+    const expiresAt = Date.now() + HOUR
+    const kept = { userId: 'u1', hash: 'h1', meta: {}, previousHash: null, rotatedAt: null, createdAt: 1, expiresAt }
+    await pool.query('CREATE SCHEMA IF NOT EXISTS coatcheck_old')
+    for (const schema of [undefined, 'coatcheck_old']) {
+      const tokens = `${schema === undefined ? '' : `${schema}.`}${tablePrefix}tokens`
+      await pool.query(`CREATE TABLE ${tokens} (id text PRIMARY KEY, user_id text NOT NULL, hash text NOT NULL,
+        created_at bigint NOT NULL, expires_at bigint NOT NULL)`)
+      await pool.query(`INSERT INTO ${tokens} VALUES ('t-old', 'u1', 'h1', 1, $1)`, [expiresAt])
+      await Promise.all(Array.from({ length: 3 }, () => migrate(pool, { tablePrefix, schema })))
+      const columns = async () => {
+        const { rows } = await pool.query(
+          'SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped',
+          [tokens],
+        )
+        return rows.map((r) => r.attname).sort()
+      }
+      const all = ['created_at', 'expires_at', 'hash', 'id', 'meta', 'previous_hash', 'rotated_at', 'user_id']
+      assert.deepEqual(await columns(), all)
+      const store = await postgresStore({ pool, tablePrefix, schema, createTables: false })
+      try {
+        assert.deepEqual(plainToken(await store.tokens.get('t-old')), kept)
+        const next = { hash: 'h2', expiresAt, rotatedAt: Date.now(), meta: { ip: '::1' } }
+        assert.equal(await store.tokens.rotate('t-old', 'h1', next), true)
+        assert.deepEqual(sortedTokens(await store.tokens.listByUser('u1')), [
+          { id: 't-old', record: { ...kept, ...next, previousHash: 'h1' } },
+        ])
+      } finally {
+        await store.close()
+      }
+
+      await pool.query(`ALTER TABLE ${tokens} DROP COLUMN previous_hash, DROP COLUMN rotated_at`)
+      await assert.rejects(
+        postgresStore({ pool, tablePrefix, schema, createTables: false }),
+        isCoded('STORE_ERROR', `table ${tokens} lacks columns previous_hash, rotated_at`, 'migrate('),
+      )
+      await (await postgresStore({ pool, tablePrefix, schema })).close()
+      assert.deepEqual(await columns(), all)
+    }
   })
 
   it('puts the tables in `schema`, creating it', async () => {
@@ -255,7 +308,7 @@ describe('postgresStore', () => {
     const past = Date.now() - 1
     await store.create('old', record({ expiresAt: past }))
     await store.create('live', record())
-    await store.tokens.create('t', { userId: 'u1', hash: 'h', createdAt: past, expiresAt: past })
+    await store.tokens.create('t', token({ createdAt: past, expiresAt: past }))
     await store.counters.hit('c', 1)
     const count = async (table: string) =>
       Number((await pool.query(`SELECT count(*) AS n FROM ${tablePrefix}${table}`)).rows[0].n)

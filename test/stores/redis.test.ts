@@ -8,7 +8,8 @@ import { CoatcheckError } from '../../src/errors.ts'
 import { type RedisClient, type RedisStoreOptions, redisStore } from '../../src/stores/redis/index.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../support/redis.ts'
-import { storeConformance } from './conformance.ts'
+import { storeConformance } from './conformance/index.ts'
+import { plainToken, sortedTokens, token } from './conformance/support.ts'
 
 const HOUR = 3_600_000
 const uniquePrefix = () => `cc-test:${randomUUID()}:`
@@ -90,24 +91,24 @@ function suite(name: string, current: () => Flavour) {
       const store = redisStore({ client, prefix })
       const r = record({ userId: 'alice', data: Object.fromEntries([['__proto__', '"p"']]) })
       assert.equal(await store.create('k1', r), true)
+      const hashOf = async (key: string) => {
+        assert.equal(await command(key, 'TYPE', key), 'hash')
+        const fields = (await command(key, 'HGETALL', key)) as string[] | Record<string, string>
+        const hash = Array.isArray(fields)
+          ? Object.fromEntries(fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])))
+          : fields
+        return { ...hash }
+      }
       const s = `${prefix}s:k1`
-      assert.equal(await command(s, 'TYPE', s), 'hash')
-      const fields = (await command(s, 'HGETALL', s)) as string[] | Record<string, string>
-      const hash = Array.isArray(fields)
-        ? Object.fromEntries(fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])))
-        : { ...fields }
-      assert.deepEqual(
-        { ...hash },
-        {
-          'd:__proto__': '"p"',
-          userId: 'alice',
-          meta: '{"ip":"::1"}',
-          createdAt: String(r.createdAt),
-          lastSeenAt: String(r.lastSeenAt),
-          expiresAt: String(r.expiresAt),
-          absoluteExpiresAt: String(r.absoluteExpiresAt),
-        },
-      )
+      assert.deepEqual(await hashOf(s), {
+        'd:__proto__': '"p"',
+        userId: 'alice',
+        meta: '{"ip":"::1"}',
+        createdAt: String(r.createdAt),
+        lastSeenAt: String(r.lastSeenAt),
+        expiresAt: String(r.expiresAt),
+        absoluteExpiresAt: String(r.absoluteExpiresAt),
+      })
       const pttl = Number(await command(s, 'PTTL', s))
       assert.ok(Math.abs(r.expiresAt - Date.now() - pttl) < 1_000, `PTTL ${pttl}`)
       const u = `${prefix}u:alice`
@@ -120,11 +121,37 @@ function suite(name: string, current: () => Flavour) {
       assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), later)
       assert.ok(Math.abs(later - Date.now() - Number(await command(s, 'PTTL', s))) < 1_000)
 
-      await store.tokens.create('t1', { userId: 'alice', hash: 'h', createdAt: 1, expiresAt: later })
+      const tokenMeta = JSON.parse('{"__proto__":"p","ip":"::1"}')
+      await store.tokens.create(
+        't1',
+        token({ userId: 'alice', hash: 'h', meta: tokenMeta, createdAt: 1, expiresAt: later }),
+      )
       const t = `${prefix}t:t1`
-      assert.equal(await command(t, 'HGET', t, 'hash'), 'h')
+      assert.deepEqual(await hashOf(t), {
+        userId: 'alice',
+        hash: 'h',
+        meta: '{"__proto__":"p","ip":"::1"}',
+        createdAt: '1',
+        expiresAt: String(later),
+      })
+      assert.ok(Math.abs(later - Date.now() - Number(await command(t, 'PTTL', t))) < 1_000)
       const tu = `${prefix}tu:alice`
+      assert.equal(await command(tu, 'TYPE', tu), 'zset')
       assert.equal(Number(await command(tu, 'ZSCORE', tu, 't1')), later)
+      assert.ok(Number(await command(tu, 'PTTL', tu)) > 0, 'the index expires with its last member')
+      const rotated = { hash: 'h2', expiresAt: later + HOUR, rotatedAt: 5, meta: { ip: '::2' } }
+      assert.equal(await store.tokens.rotate('t1', 'h', rotated), true)
+      assert.deepEqual(await hashOf(t), {
+        userId: 'alice',
+        hash: 'h2',
+        meta: '{"ip":"::2"}',
+        createdAt: '1',
+        expiresAt: String(later + HOUR),
+        previousHash: 'h',
+        rotatedAt: '5',
+      })
+      assert.equal(Number(await command(tu, 'ZSCORE', tu, 't1')), later + HOUR)
+      assert.ok(Math.abs(later + HOUR - Date.now() - Number(await command(t, 'PTTL', t))) < 1_000)
 
       await store.counters.hit('ip:1', 60_000)
       const c = `${prefix}c:ip:1`
@@ -146,6 +173,48 @@ function suite(name: string, current: () => Flavour) {
       assert.deepEqual(await store.listByUser('alice'), [])
       assert.equal(await store.destroyByUser('alice'), 0)
       assert.equal((await store.get('bobs'))?.userId, 'bob')
+    })
+
+    it('reads a token hash written before tokens had meta as never rotated, with empty meta', async () => {
+      const { client, command } = current()
+      const prefix = uniquePrefix()
+      const store = redisStore({ client, prefix })
+      const expiresAt = Date.now() + HOUR
+      const t = `${prefix}t:old`
+      await command(t, 'HSET', t, 'userId', 'alice', 'hash', 'h', 'createdAt', '1', 'expiresAt', String(expiresAt))
+      await command(t, 'PEXPIREAT', t, String(expiresAt))
+      const tu = `${prefix}tu:alice`
+      await command(tu, 'ZADD', tu, String(expiresAt), 'old')
+      const kept = {
+        userId: 'alice',
+        hash: 'h',
+        meta: {},
+        previousHash: null,
+        rotatedAt: null,
+        createdAt: 1,
+        expiresAt,
+      }
+      assert.deepEqual(plainToken(await store.tokens.get('old')), kept)
+      assert.deepEqual(sortedTokens(await store.tokens.listByUser('alice')), [{ id: 'old', record: kept }])
+      assert.equal(await store.tokens.rotate('old', 'h', { hash: 'h2', expiresAt, rotatedAt: 2 }), true)
+      assert.deepEqual(plainToken(await store.tokens.get('old')), {
+        ...kept,
+        hash: 'h2',
+        previousHash: 'h',
+        rotatedAt: 2,
+      })
+    })
+
+    it('skips, and never deletes through, a token index entry that points at another user’s token', async () => {
+      const { client, command } = current()
+      const prefix = uniquePrefix()
+      const store = redisStore({ client, prefix })
+      await store.tokens.create('bobs', token({ userId: 'bob' }))
+      const tu = `${prefix}tu:alice`
+      await command(tu, 'ZADD', tu, String(Date.now() + HOUR), 'bobs', String(Date.now() + HOUR), 'gone')
+      assert.deepEqual(await store.tokens.listByUser('alice'), [])
+      assert.equal(await store.tokens.destroyByUser('alice'), 0)
+      assert.equal((await store.tokens.get('bobs'))?.userId, 'bob')
     })
 
     it('applies patches with thousands of keys in one script', async () => {
@@ -221,6 +290,8 @@ describe('redisStore on a standalone server', () => {
       [{ client, prefix: '' }, 'prefix'],
       [{ client, prefix: 1 }, 'prefix'],
       [{ client, ttl: 1 }, 'ttl'],
+      [{ client, prefx: 'x' }, 'prefx'],
+      [client, 'options'],
     ]
     for (const [options, name] of cases) {
       assert.throws(
@@ -229,6 +300,33 @@ describe('redisStore on a standalone server', () => {
         name,
       )
     }
+  })
+
+  it('says what it takes, and names the fix for a node-redis client that was never connected', async () => {
+    const message = (options: unknown) => {
+      try {
+        redisStore(options as RedisStoreOptions)
+      } catch (error) {
+        return error instanceof CoatcheckError && error.code === 'INVALID_OPTION' ? error.message : String(error)
+      }
+    }
+    const { client } = flavours[0]!
+    assert.match(message(client)!, /redisStore\(\) takes `\{ client \}`: redisStore\(\{ client \}\)/)
+    assert.match(message({ client, prefx: 'a:' })!, /did you mean `prefix`\?/)
+    const never = createClient({ url: server.url })
+    assert.match(
+      message({ client: never })!,
+      /`client` is a node-redis client that is neither open nor opening; call `await client\.connect\(\)` first/,
+    )
+    const closed = createClient({ url: server.url })
+    await closed.connect()
+    await closed.close()
+    assert.match(message({ client: closed })!, /call `await client\.connect\(\)` first/)
+    // Opening is enough: an app whose Redis is down at start-up must still start (see redis-faults.test.ts).
+    const opening = createClient({ url: 'redis://127.0.0.1:1', socket: { reconnectStrategy: false } })
+    opening.on('error', () => {})
+    opening.connect().catch(() => {})
+    assert.equal(message({ client: opening }), undefined)
   })
 
   it('adds an error listener only to a client that has none', () => {

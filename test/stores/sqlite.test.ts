@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -12,7 +12,8 @@ import { CoatcheckError } from '../../src/errors.ts'
 import { type SqliteStoreOptions, sqliteStore } from '../../src/stores/sqlite/index.ts'
 import type { CoatcheckStore, SessionRecord } from '../../src/stores/types.ts'
 import { Browser, listen } from '../support/http.ts'
-import { storeConformance } from './conformance.ts'
+import { storeConformance } from './conformance/index.ts'
+import { plainToken, sortedTokens, token } from './conformance/support.ts'
 import { sessionApp } from './sqlite/app.ts'
 
 const HOUR = 3_600_000
@@ -134,6 +135,12 @@ describe('sqliteStore', () => {
       [{ path: ':memory:', pruneInterval: '60000' }, 'pruneInterval'],
       [{ path: ':memory:', maxPageCount: 0 }, 'maxPageCount'],
       [{ path: ':memory:', maxPageCount: 2.5 }, 'maxPageCount'],
+      // One identifier rule on every backend: lowercase, as PostgreSQL's.
+      [{ path: ':memory:', tablePrefix: 'App_' }, 'tablePrefix'],
+      [{ path: ':memory:', tablePrefix: 'x'.repeat(41) }, 'tablePrefix'],
+      [{ path: ':memory:', pruneIntreval: 1000 }, 'pruneIntreval'],
+      [{ path: ':memory:', sweepInterval: 1000 }, 'sweepInterval'],
+      ['sessions.db', 'options'],
     ]
     for (const [options, name] of cases) {
       assert.throws(
@@ -144,13 +151,92 @@ describe('sqliteStore', () => {
     }
   })
 
+  it('says what it takes and names the nearest option for a typo', () => {
+    const message = (options: unknown) => {
+      try {
+        sqliteStore(options as SqliteStoreOptions)
+      } catch (error) {
+        return (error as Error).message
+      }
+    }
+    assert.match(message('data/sessions.db')!, /takes `\{ path \}`: sqliteStore\(\{ path: 'data\/sessions\.db' \}\)/)
+    assert.match(
+      message({ path: ':memory:', pruneIntreval: 1 })!,
+      /not a known option of sqliteStore\(\); did you mean `pruneInterval`\?/,
+    )
+  })
+
+  it('an open error names the path and says whether its folder is writable', { timeout: 30_000 }, async () => {
+    const dir = tempDir()
+    const isOpenError = (path: string, folder: RegExp) => (err: unknown) =>
+      err instanceof CoatcheckError &&
+      err.code === 'STORE_ERROR' &&
+      err.message.includes(path) &&
+      folder.test(err.message)
+    // A folder where a file is: it cannot be created.
+    writeFileSync(join(dir, 'file'), '')
+    const underFile = join(dir, 'file', 'sessions.db')
+    assert.throws(() => sqliteStore({ path: underFile }), isOpenError(underFile, /file is not a folder/))
+    // A directory where the file should be: the folder is writable, the path is the problem.
+    mkdirSync(join(dir, 'taken.db'))
+    assert.throws(() => sqliteStore({ path: join(dir, 'taken.db') }), isOpenError(join(dir, 'taken.db'), /is writable/))
+    // A folder this process may not write to (as `nobody` when the tests run as root: root ignores the mode bits).
+    chmodSync(dir, 0o755)
+    const locked = join(dir, 'locked')
+    mkdirSync(locked, { mode: 0o555 })
+    chmodSync(locked, 0o555)
+    const url = new URL('../../src/stores/sqlite/index.ts', import.meta.url).href
+    const script = `
+      import { sqliteStore } from ${JSON.stringify(url)}
+      try { sqliteStore({ path: ${JSON.stringify(join(locked, 'sessions.db'))} }) } catch (error) { console.log(error.code, error.message) }`
+    const asRoot = process.getuid?.() === 0
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      timeout: 10_000,
+      ...(asRoot && { uid: 65534, gid: 65534 }),
+    })
+    assert.match(
+      stdout,
+      /^STORE_ERROR coatcheck: cannot open the SQLite database .*locked\/sessions\.db .*is not writable by this process/,
+    )
+  })
+
+  it('a failing prune on its timer is reported once as a process warning, and retried', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] })
+    const path = tempFile()
+    const store = sqliteStore({ path, busyTimeout: 0, pruneInterval: 1_000 })
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    const other = new DatabaseSync(path)
+    try {
+      await store.create('old', record({ expiresAt: Date.now() - 1 }))
+      other.exec('BEGIN IMMEDIATE')
+      t.mock.timers.tick(1_000)
+      t.mock.timers.tick(1_000)
+      other.exec('COMMIT')
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(
+        warnings.map((w) => (w as Error & { code?: string }).code),
+        ['COATCHECK_PRUNE_ERROR'],
+      )
+      assert.match(warnings[0]!.message, /sqliteStore\(\) prune failed \(database is locked\)/)
+      assert.equal(rowCounts(path).sessions, 1)
+      t.mock.timers.tick(1_000)
+      assert.equal(rowCounts(path).sessions, 0, 'the next tick retried')
+    } finally {
+      process.off('warning', onWarning)
+      other.close()
+      await store.close()
+    }
+  })
+
   it('creates the directory, and keeps sessions, tokens and counters across a reopen', async () => {
     const path = join(tempDir(), 'nested', 'deeper', 'sessions.db')
     const first = sqliteStore({ path })
     const saved = record({ data: { cart: '[1,2]', name: '"Ada é 🔑"' }, userId: 'u1', meta: { ip: '::1', n: 2 } })
     await first.create('s1', saved)
     await first.update('s1', { set: { flash: '"hi"' }, unset: ['cart'] })
-    await first.tokens.create('t1', { userId: 'u1', hash: 'h1', createdAt: 1, expiresAt: Date.now() + HOUR })
+    await first.tokens.create('t1', token({ hash: 'h1', createdAt: 1, meta: { ip: '::1' } }))
     const window = await first.counters.hit('ip:1', HOUR)
     await first.close()
     await first.close()
@@ -168,6 +254,52 @@ describe('sqliteStore', () => {
     } finally {
       await second.close()
     }
+  })
+
+  it('adds the token columns to a file made by an older version, once, even opened by several processes at once', {
+    timeout: 60_000,
+  }, async () => {
+    const path = tempFile()
+    const expiresAt = Date.now() + HOUR
+    const old = new DatabaseSync(path)
+    old.exec(`
+      CREATE TABLE coatcheck_tokens (
+        id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hash TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL);
+      CREATE INDEX coatcheck_tokens_user_id ON coatcheck_tokens (user_id);`)
+    old.prepare('INSERT INTO coatcheck_tokens VALUES (?, ?, ?, ?, ?)').run('t-old', 'u1', 'h1', 1, expiresAt)
+    old.close()
+    const openers = ['a', 'b', 'c', 'd'].map((prefix) => start('writer.ts', [path, prefix, '0']))
+    await Promise.all(openers.map((o) => o.lines(1)))
+    for (const o of openers) o.child.stdin!.write('go\n')
+    for (const o of openers) assert.equal(await o.closed, 0)
+
+    const columns = () => {
+      const db = new DatabaseSync(path, { readOnly: true })
+      try {
+        return db
+          .prepare('PRAGMA table_info(coatcheck_tokens)')
+          .all()
+          .map((c) => c.name)
+      } finally {
+        db.close()
+      }
+    }
+    const all = ['id', 'user_id', 'hash', 'created_at', 'expires_at', 'meta', 'previous_hash', 'rotated_at']
+    assert.deepEqual(columns(), all)
+    const store = sqliteStore({ path })
+    try {
+      const kept = { userId: 'u1', hash: 'h1', meta: {}, previousHash: null, rotatedAt: null, createdAt: 1, expiresAt }
+      assert.deepEqual(plainToken(await store.tokens.get('t-old')), kept)
+      const next = { hash: 'h2', expiresAt, rotatedAt: Date.now(), meta: { ip: '::1' } }
+      assert.equal(await store.tokens.rotate('t-old', 'h1', next), true)
+      assert.deepEqual(sortedTokens(await store.tokens.listByUser('u1')), [
+        { id: 't-old', record: { ...kept, ...next, previousHash: 'h1' } },
+      ])
+    } finally {
+      await store.close()
+    }
+    assert.deepEqual(columns(), all, 'reopening adds nothing')
   })
 
   it('reads what another process wrote', { timeout: 30_000 }, async () => {
@@ -311,11 +443,11 @@ describe('sqliteStore', () => {
     async function seed() {
       await store.create('old1', record({ expiresAt: past, userId: 'u1' }))
       await store.create('old2', record({ expiresAt: past }))
-      await store.tokens.create('t-old', { userId: 'u1', hash: 'h', createdAt: 0, expiresAt: past })
+      await store.tokens.create('t-old', token({ createdAt: 0, expiresAt: past }))
       await store.counters.hit('c-old', 1)
     }
     await store.create('live', record())
-    await store.tokens.create('t-live', { userId: 'u1', hash: 'h', createdAt: 0, expiresAt: Date.now() + HOUR })
+    await store.tokens.create('t-live', token({ createdAt: 0 }))
     await store.counters.hit('c-live', HOUR)
     await seed()
     await sleep(5)

@@ -1,6 +1,11 @@
-import { parseData, parseStored } from '../../core/json.ts'
-import { CoatcheckError } from '../../errors.ts'
-import type { SessionEntry, SessionMeta, SessionPatch, SessionRecord, SessionStore, StoredData } from '../types.ts'
+import { nullProto } from '../../core/json.ts'
+import { CoatcheckError, invalidOption } from '../../errors.ts'
+import { checkBytes, dataBytes } from '../size.ts'
+import type { SessionPatch, SessionRecord, SessionStore } from '../types.ts'
+import { type LegacySession, toLegacy, toRecord } from './format.ts'
+import { sessionsOf } from './rows.ts'
+
+export type { LegacySession } from './format.ts'
 
 /** A node-style callback, as express-session stores take them. */
 export type StoreCallback = (error?: unknown, value?: unknown) => void
@@ -10,31 +15,17 @@ export type StoreCallback = (error?: unknown, value?: unknown) => void
  * connect-pg-simple, connect-mongo...). `touch`, `all`, `length` and `clear` are optional there, as here.
  */
 export interface LegacyStore {
+  // The session parameters take any session object (not `LegacySession`, whose index signature an interface cannot
+  // meet), so that stores typed against @types/express-session's `SessionData` (connect-redis) are accepted.
   get(sid: string, callback: StoreCallback): unknown
-  set(sid: string, session: LegacySession, callback: StoreCallback): unknown
+  set(sid: string, session: { cookie?: object }, callback: StoreCallback): unknown
   destroy(sid: string, callback: StoreCallback): unknown
-  touch?(sid: string, session: LegacySession, callback: StoreCallback): unknown
+  touch?(sid: string, session: { cookie?: object }, callback: StoreCallback): unknown
   all?(callback: StoreCallback): unknown
   length?(callback: StoreCallback): unknown
   clear?(callback: StoreCallback): unknown
 }
 
-/** A session as express-session stores hold it: its data plus a `cookie` object. */
-export interface LegacySession {
-  cookie?: Record<string, unknown>
-  [key: string]: unknown
-}
-
-/**
- * The deadline of a session without one (express-session's browser-session cookie: no `expires`). The store's own
- * TTL rules it. A date every backend can hold (year 9999), not Infinity, which JSON cannot.
- */
-export const NO_DEADLINE = 253_402_300_799_000
-
-/** Where a record's facts that express-session has no place for travel inside the stored object. */
-const OWN = '__coatcheck'
-/** The meta entry holding the cookie's attributes (JSON text): express-session restores them from the store. */
-export const COOKIE_META = 'cookie'
 const LOCK_WAIT_MS = 5000
 
 /** True for an express-session style store (callback `get`/`set`/`destroy`), false for a coatcheck store. */
@@ -52,21 +43,36 @@ export function isLegacyStore(store: unknown): store is LegacyStore {
 /**
  * The one adapter from a callback store to coatcheck's session contract. Keys are passed through as they are (raw
  * session IDs in drop-in mode), so sessions express-session wrote are read, and sessions written here are read by
- * express-session.
+ * express-session; the record format is `format.ts`'s. Callbacks may run synchronously or later, and methods may also
+ * return promises.
  *
- * A session maps to a record as follows: every top-level key but `cookie` is data; `cookie.expires` is the deadline
- * (none: {@link NO_DEADLINE}, the store's TTL decides); `expires − originalMaxAge` is the last activity (express-session
- * slides `expires` by `originalMaxAge` on every touch); the cookie's other attributes, `originalMaxAge` included, travel
- * in `meta.cookie` (JSON text). A user,
- * meta, creation time and absolute deadline (modern mode) travel in a `__coatcheck` key of the stored object.
+ * A callback store can only replace whole objects, so every write is a read, a merge and a `set`: `update`, and
+ * `touch` too (a store's own `touch` only moves its TTL, as connect-redis' does, or copies the cookie, so it cannot
+ * carry the contract's deadline and activity). The read is the last call before the `set`, made inside a per-key
+ * lock, and a record found gone or expired is never written: concurrent requests of one process never lose each
+ * other's keys nor revive a destroyed session, and a logout on another instance that lands before the read sticks.
+ * What a callback store still cannot guarantee across processes, with nothing to compare-and-set:
+ * - A destroy or a patch from another process that lands between this read and its `set` (one round trip) is undone:
+ *   the whole object written back wins. Two processes patching one session at once lose one of the patches.
+ * - `destroy` resolves true when its read found the record live; two processes destroying one record may both see
+ *   it live, so a revocation racing `regenerate({ keep })` elsewhere may let the login carry over.
+ * - `maxBytes` holds per process, for the same reason.
+ * - `create` reads before it writes, unless the caller passes `unique` (a CSPRNG key), which skips the read.
+ * The coatcheck stores (SQLite, Redis, PostgreSQL) apply each write atomically and give all of these guarantees.
  *
- * Limits, because a callback store can only replace whole objects: `update` and `touch` read, merge and write back.
- * Calls on one key are serialized within this process, so concurrent requests of one process do not lose each other's
- * keys; across processes the last writer of the whole object wins. `listByUser` and `destroyByUser` scan the store's
- * `all()` (O(all sessions)) and fail with status 501 on a store without it. `prune` is the store's business: 0.
+ * `listByUser` and `destroyByUser` scan the store's `all()` (O(all sessions)); they fail with `STORE_UNSUPPORTED`
+ * (501) on a store without it, or whose `all()` holds an entry they cannot read, never answering with sessions left
+ * out. `prune` is the store's business: 0.
+ *
+ * @example
+ * ```ts
+ * import { RedisStore } from 'connect-redis'
+ * app.use(session({ secret, store: new RedisStore({ client }) })) // adapted by session() itself
+ * ```
  */
 export function legacyStore(store: LegacyStore, now: () => number = Date.now): SessionStore {
-  if (!isLegacyStore(store)) throw new TypeError('legacyStore(): the store must have get(), set() and destroy()')
+  if (!isLegacyStore(store))
+    throw invalidOption('store', 'must have get(), set() and destroy() (an express-session store)')
   const locks = new Map<string, Promise<unknown>>()
 
   /** Runs `work` after every earlier call on `key` (waiting at most LOCK_WAIT_MS for a hung one). */
@@ -87,47 +93,64 @@ export function legacyStore(store: LegacyStore, now: () => number = Date.now): S
       throw error
     })
     if (session === null || typeof session !== 'object') return undefined
-    const record = toRecord(session, now())
-    return record.expiresAt > now() ? record : undefined
+    const at = now()
+    const record = toRecord(session, at)
+    return record.expiresAt > at ? record : undefined
   }
-  const write = (key: string, record: SessionRecord) => call(store, 'set', key, toLegacy(record))
+  const write = (key: string, record: SessionRecord) => call(store, 'set', key, toLegacy(record, now))
+
+  /** Re-reads `key` and writes `change(record)` only while the record is live; resolves whether it wrote. */
+  const rewrite = (key: string, change: (record: SessionRecord) => SessionRecord) =>
+    exclusive(key, async () => {
+      const record = await read(key)
+      if (record === undefined) return false
+      await write(key, change(record))
+      return true
+    })
+
+  const destroy = (key: string) =>
+    exclusive(key, async () => {
+      // A failed read only costs the answer: the record is still destroyed, and reported as not live (fail closed).
+      const live = (await read(key).catch(() => undefined)) !== undefined
+      await call(store, 'destroy', key)
+      return live
+    })
+
+  async function listed(userId: string): Promise<string[]> {
+    if (typeof store.all !== 'function') {
+      throw new CoatcheckError(
+        'STORE_UNSUPPORTED',
+        'coatcheck: this express-session store has no all(), so sessions cannot be listed or revoked by user',
+        501,
+      )
+    }
+    const at = now()
+    return sessionsOf(await call<unknown>(store, 'all')).flatMap(([key, session]) => {
+      const record = toRecord(session, at)
+      return record.userId === userId && record.expiresAt > at ? [key] : []
+    })
+  }
 
   return {
     get: (key) => exclusive(key, () => read(key)),
-    create: (key, record) =>
+    create: (key, record, options) =>
       exclusive(key, async () => {
-        if ((await read(key)) !== undefined) return false
+        if (options?.unique !== true && (await read(key)) !== undefined) return false
         await write(key, record)
         return true
       }),
-    update: (key, patch) =>
-      exclusive(key, async () => {
-        const record = await read(key)
-        if (record === undefined) return false
-        await write(key, applyPatch(record, patch))
-        return true
-      }),
-    touch: (key, lastSeenAt, expiresAt) =>
-      exclusive(key, async () => {
-        const record = await read(key)
-        if (record === undefined) return false
-        const touched = toLegacy({ ...record, lastSeenAt, expiresAt })
-        await (typeof store.touch === 'function'
-          ? call(store, 'touch', key, touched)
-          : call(store, 'set', key, touched))
-        return true
-      }),
-    destroy: (key) => exclusive(key, () => call(store, 'destroy', key).then(noop)),
+    update: (key, patch) => rewrite(key, (record) => applyPatch(record, patch)),
+    touch: (key, lastSeenAt, expiresAt) => rewrite(key, (record) => ({ ...record, lastSeenAt, expiresAt })),
+    destroy,
     async listByUser(userId) {
-      return (await everySession(store, now())).filter((entry) => entry.record.userId === userId)
+      // Each one read again, as `get` reads it: `all()` results may carry fields of their own (connect-redis' `id`).
+      const keys = await listed(userId)
+      const records = await Promise.all(keys.map((key) => exclusive(key, () => read(key))))
+      return keys.flatMap((key, i) => (records[i]?.userId === userId ? [{ key, record: records[i]! }] : []))
     },
     async destroyByUser(userId, exceptKey) {
       let removed = 0
-      for (const { key, record } of await everySession(store, now())) {
-        if (record.userId !== userId || key === exceptKey) continue
-        await exclusive(key, () => call(store, 'destroy', key))
-        removed++
-      }
+      for (const key of await listed(userId)) if (key !== exceptKey && (await destroy(key))) removed++
       return removed
     },
     async prune() {
@@ -136,109 +159,25 @@ export function legacyStore(store: LegacyStore, now: () => number = Date.now): S
   }
 }
 
-/** The record for a session object as an express-session store returns it. */
-export function toRecord(session: LegacySession, at: number): SessionRecord {
-  const cookie = isObject(session.cookie) ? session.cookie : {}
-  const own = isObject(session[OWN]) ? session[OWN] : {}
-  const expires = toTime(cookie.expires)
-  const maxAge = typeof cookie.originalMaxAge === 'number' ? cookie.originalMaxAge : undefined
-  const lastSeenAt = toTime(own.lastSeenAt) ?? (expires !== undefined && maxAge !== undefined ? expires - maxAge : at)
-  const data: StoredData = Object.create(null)
-  for (const key of Object.keys(session)) {
-    if (key === 'cookie' || key === OWN) continue
-    const json = JSON.stringify(session[key])
-    if (json !== undefined) data[key] = json
-  }
-  const { expires: _expires, ...attributes } = cookie
-  const meta: SessionMeta = {}
-  if (isObject(own.meta)) {
-    for (const [name, value] of Object.entries(own.meta)) if (isMetaValue(value)) meta[name] = value
-  }
-  meta[COOKIE_META] = JSON.stringify(attributes)
-  return {
-    data,
-    userId: typeof own.userId === 'string' ? own.userId : null,
-    meta,
-    createdAt: toTime(own.createdAt) ?? lastSeenAt,
-    lastSeenAt,
-    expiresAt: expires ?? NO_DEADLINE,
-    absoluteExpiresAt: toTime(own.absoluteExpiresAt) ?? NO_DEADLINE,
-  }
-}
-
-/** The session object an express-session store is given for a record; the inverse of {@link toRecord}. */
-export function toLegacy(record: SessionRecord): LegacySession {
-  const { [COOKIE_META]: attributesJson, ...meta } = record.meta
-  const stored = typeof attributesJson === 'string' ? parseStored(attributesJson) : undefined
-  const attributes = isObject(stored) ? stored : { path: '/', httpOnly: true }
-  const endless = record.expiresAt >= NO_DEADLINE
-  const session: LegacySession = {
-    cookie: {
-      originalMaxAge: endless ? null : record.expiresAt - record.lastSeenAt,
-      ...attributes,
-      expires: endless ? null : new Date(record.expiresAt),
-    },
-  }
-  Object.assign(session, parseData(record.data))
-  const modern = record.userId !== null || record.absoluteExpiresAt < NO_DEADLINE || Object.keys(meta).length > 0
-  if (modern) {
-    session[OWN] = {
-      userId: record.userId,
-      meta,
-      createdAt: record.createdAt,
-      lastSeenAt: record.lastSeenAt,
-      absoluteExpiresAt: record.absoluteExpiresAt,
-    }
-  }
-  return session
-}
-
 function applyPatch(record: SessionRecord, patch: SessionPatch): SessionRecord {
-  const data: StoredData = Object.assign(Object.create(null), record.data)
+  // No prototype, so even a `__proto__` key is assigned as a plain own key.
+  const data = nullProto<string>(record.data)
   for (const key of patch.unset ?? []) delete data[key]
   Object.assign(data, patch.set)
+  if (patch.set && patch.maxBytes !== undefined) checkBytes(dataBytes(record.data), dataBytes(data), patch.maxBytes)
   return {
+    ...record,
     data,
-    userId: patch.userId !== undefined ? patch.userId : record.userId,
     meta: patch.meta ?? record.meta,
-    createdAt: record.createdAt,
     lastSeenAt: patch.lastSeenAt ?? record.lastSeenAt,
     expiresAt: patch.expiresAt ?? record.expiresAt,
-    absoluteExpiresAt: patch.absoluteExpiresAt ?? record.absoluteExpiresAt,
   }
-}
-
-async function everySession(store: LegacyStore, at: number): Promise<SessionEntry[]> {
-  if (typeof store.all !== 'function') {
-    throw new CoatcheckError(
-      'STORE_UNSUPPORTED',
-      'coatcheck: this express-session store has no all(), so sessions cannot be listed or revoked by user',
-      501,
-    )
-  }
-  const all = await call<unknown>(store, 'all')
-  const entries: SessionEntry[] = []
-  const add = (key: unknown, session: unknown) => {
-    if (typeof key !== 'string' || !isObject(session)) return
-    const record = toRecord(session, at)
-    if (record.expiresAt > at) entries.push({ key, record })
-  }
-  if (Array.isArray(all)) {
-    // connect-redis and others list sessions as an array, each with its ID added as `id`.
-    for (const item of all) {
-      if (!isObject(item)) continue
-      const { id, ...session } = item
-      add(id, session)
-    }
-  } else if (isObject(all)) {
-    for (const [key, session] of Object.entries(all)) add(key, session)
-  }
-  return entries
 }
 
 /**
  * Calls a callback-style store method as a promise. A synchronous throw, an error passed to the callback and a
- * rejected promise (stores that are async functions) all reject.
+ * rejected promise (stores that are async functions) all reject; a callback called before the method returns
+ * (a synchronous store) resolves like a later one, and only the first answer counts.
  */
 export function call<T = unknown>(store: object, method: string, ...args: unknown[]): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -247,11 +186,15 @@ export function call<T = unknown>(store: object, method: string, ...args: unknow
       const result = fn.call(store, ...args, (error: unknown, value: unknown) =>
         error ? reject(error) : resolve(value as T),
       )
-      if (result instanceof Promise) result.catch(reject)
+      if (isThenable(result)) result.then(undefined, reject)
     } catch (error) {
       reject(error)
     }
   })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 function bounded(previous: Promise<unknown>): Promise<unknown> {
@@ -261,20 +204,6 @@ function bounded(previous: Promise<unknown>): Promise<unknown> {
     timer.unref()
   })
   return Promise.race([previous, wait]).finally(() => clearTimeout(timer))
-}
-
-function toTime(value: unknown): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined
-  const time = value instanceof Date ? value.valueOf() : typeof value === 'number' ? value : Date.parse(String(value))
-  return Number.isFinite(time) ? time : undefined
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function isMetaValue(value: unknown): value is SessionMeta[string] {
-  return value === null || ['string', 'number', 'boolean'].includes(typeof value)
 }
 
 function noop(): void {}

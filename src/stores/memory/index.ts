@@ -1,6 +1,10 @@
-import { fnOption, intOption, MAX_TIMER_DELAY } from '../../validate.ts'
-import type { CoatcheckStore, CounterState, SessionRecord, StoredData, TokenRecord } from '../types.ts'
+import { nullProto } from '../../core/json.ts'
+import { fnOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
+import { pruneLoop } from '../prune.ts'
+import { checkBytes, dataBytes } from '../size.ts'
+import type { CoatcheckStore, CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord } from '../types.ts'
 import { heapPop, heapPush } from './heap.ts'
+import { Table } from './table.ts'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -11,10 +15,10 @@ export interface MemoryStoreOptions {
    */
   maxEntries?: number
   /**
-   * How often expired sessions, tokens and counters are swept, in ms. Must be a positive integer up to 2³¹ − 1.
-   * Default 60 000 (one minute).
+   * How often expired sessions, tokens and counters are deleted, in ms, by one unref'd timer (see `prune.ts`). Must
+   * be a positive integer up to 2³¹ − 1. Default 60 000 (one minute).
    */
-  sweepInterval?: number
+  pruneInterval?: number
   /** The clock the store judges expiry by, in epoch ms. Must be a function. Default `Date.now`. */
   now?: () => number
 }
@@ -22,35 +26,37 @@ export interface MemoryStoreOptions {
 /**
  * A store that keeps everything in this process: for tests and single-process apps. Bounded by `maxEntries`: a full
  * store drops expired sessions, then evicts anonymous ones before any logged-in one (each class soonest-expiring
- * first, in amortized O(log n)), so a burst of new anonymous sessions cannot log users out. Expired records are swept
- * by one unref'd timer, so it neither leaks nor keeps the process alive. `close()` stops the timer.
+ * first, in amortized O(log n)), so a burst of new anonymous sessions cannot log users out. Expired records are
+ * deleted by one unref'd timer, so it neither leaks nor keeps the process alive. `close()` stops the timer.
+ *
+ * @example
+ * ```ts
+ * import { memoryStore, session } from 'coatcheck'
+ * app.use(session({ secret, store: memoryStore({ maxEntries: 50_000 }) }))
+ * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
-  const { maxEntries, sweepInterval, now } = resolveOptions(options)
+  const { maxEntries, pruneInterval, now } = resolveOptions(options)
   const sessions = new Table<SessionRecord>()
   let anonymous: Deadline[] = []
   let withUser: Deadline[] = []
   const tokens = new Table<TokenRecord>()
   const counters = new Map<string, CounterState>()
 
-  // Every session has a current entry at its present deadline in the heap of its class (anonymous or with a user).
-  // Entries left behind by a touch, an update, a login or logout or a replaced record are stale and skipped when they
+  // Every session has a current entry at its present deadline in the heap of its class (anonymous or with a user,
+  // fixed at create). Entries left behind by a touch, an update or a replaced record are stale and skipped when they
   // surface; rebuilding once they outnumber live ones keeps the heaps O(n) and every operation amortized O(log n).
-  const isCurrent = (e: Deadline) =>
-    sessions.records.get(e.key) === e.record &&
-    e.record.expiresAt === e.at &&
-    (e.record.userId === null) === e.anonymous
+  const isCurrent = (e: Deadline) => sessions.records.get(e.key) === e.record && e.record.expiresAt === e.at
+  const heapOf = (record: SessionRecord) => (record.userId === null ? anonymous : withUser)
 
   function schedule(key: string, record: SessionRecord, expiresAt: number): void {
     record.expiresAt = expiresAt
-    const entry = { at: expiresAt, key, record, anonymous: record.userId === null }
-    heapPush(entry.anonymous ? anonymous : withUser, entry)
+    heapPush(heapOf(record), { at: expiresAt, key, record })
     if (anonymous.length + withUser.length > 2 * sessions.records.size + 64) {
-      const all = [...sessions.records]
-        .map(([k, r]) => ({ at: r.expiresAt, key: k, record: r, anonymous: r.userId === null }))
-        .sort((a, b) => a.at - b.at)
-      anonymous = all.filter((e) => e.anonymous)
-      withUser = all.filter((e) => !e.anonymous)
+      const all = [...sessions.records].map(([k, r]) => ({ at: r.expiresAt, key: k, record: r }))
+      all.sort((a, b) => a.at - b.at)
+      anonymous = all.filter((e) => e.record.userId === null)
+      withUser = all.filter((e) => e.record.userId !== null)
     }
   }
 
@@ -84,8 +90,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
     return dropExpiredSessions()
   }
 
-  const timer = setInterval(prune, sweepInterval)
-  timer.unref()
+  const stop = pruneLoop('memoryStore()', prune, pruneInterval)
 
   return {
     async get(key) {
@@ -104,18 +109,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
       const record = sessions.live(key, now())
       if (record === undefined) return false
       if (patch.set || patch.unset) {
-        const data = Object.assign(Object.create(null) as StoredData, record.data, patch.set)
+        // Unset first, as every backend does: a key both unset and set ends up set.
+        const data = nullProto<string>(record.data)
         for (const name of patch.unset ?? []) delete data[name]
+        Object.assign(data, patch.set)
+        if (patch.maxBytes !== undefined) checkBytes(dataBytes(record.data), dataBytes(data), patch.maxBytes)
         record.data = Object.freeze(data)
       }
-      const wasAnonymous = record.userId === null
-      if (patch.userId !== undefined) sessions.setUser(key, record, patch.userId)
-      if (patch.meta) record.meta = Object.freeze({ ...patch.meta })
+      if (patch.meta) record.meta = frozenMeta(patch.meta)
       if (patch.lastSeenAt !== undefined) record.lastSeenAt = patch.lastSeenAt
-      if (patch.absoluteExpiresAt !== undefined) record.absoluteExpiresAt = patch.absoluteExpiresAt
-      const expiresAt = patch.expiresAt ?? record.expiresAt
-      // A login or logout moves the session to the other eviction class.
-      if (expiresAt !== record.expiresAt || (record.userId === null) !== wasAnonymous) schedule(key, record, expiresAt)
+      if (patch.expiresAt !== undefined && patch.expiresAt !== record.expiresAt) schedule(key, record, patch.expiresAt)
       return true
     },
     async touch(key, lastSeenAt, expiresAt) {
@@ -126,7 +129,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
       return true
     },
     async destroy(key) {
+      const live = sessions.live(key, now()) !== undefined
       sessions.delete(key)
+      return live
     },
     async listByUser(userId) {
       const t = now()
@@ -144,7 +149,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
     tokens: {
       async create(id, record) {
         if (tokens.live(id, now()) !== undefined) return false
-        tokens.add(id, { ...record })
+        tokens.add(id, { ...record, meta: frozenMeta(record.meta) })
         return true
       },
       async get(id) {
@@ -156,10 +161,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
         if (token === undefined || token.hash !== expectedHash) return false
         token.hash = next.hash
         token.expiresAt = next.expiresAt
+        token.previousHash = expectedHash
+        token.rotatedAt = next.rotatedAt
+        if (next.meta) token.meta = frozenMeta(next.meta)
         return true
       },
       async destroy(id) {
         tokens.delete(id)
+      },
+      async listByUser(userId) {
+        const t = now()
+        return tokens.keysOf(userId).flatMap((id) => {
+          const token = tokens.live(id, t)
+          return token ? [{ id, record: { ...token } }] : []
+        })
       },
       async destroyByUser(userId) {
         return tokens.deleteUser(userId, now())
@@ -185,92 +200,35 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
       },
     },
     async close() {
-      clearInterval(timer)
+      stop()
     },
   }
 }
 
 function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemoryStoreOptions>> {
+  knownKeys('memoryStore()', options, ['maxEntries', 'pruneInterval', 'now'], {
+    hints: { sweepInterval: 'it was renamed to `pruneInterval`' },
+  })
   return Object.freeze({
     maxEntries: intOption('maxEntries', options.maxEntries, 10_000),
-    sweepInterval: intOption('sweepInterval', options.sweepInterval, 60_000, { max: MAX_TIMER_DELAY }),
+    pruneInterval: intOption('pruneInterval', options.pruneInterval, 60_000, { max: MAX_TIMER_DELAY }),
     now: fnOption('now', options.now, Date.now),
   })
 }
 
-// Records are copied in and their data and meta frozen; updates replace them (copy on write), so reads can hand out
-// shallow copies without letting a caller reach the store's state.
+// Records (sessions and tokens) are copied in and their data and meta frozen; updates replace them (copy on write), so
+// reads can hand out shallow copies without letting a caller reach the store's state. The data has no prototype, so a
+// key named `__proto__` or `constructor` is just a key.
 function copySession(record: SessionRecord): SessionRecord {
-  // Null-prototype, so a key named `__proto__` or `constructor` is just a key.
-  const data = Object.assign(Object.create(null) as StoredData, record.data)
-  return { ...record, data: Object.freeze(data), meta: Object.freeze({ ...record.meta }) }
+  const data: StoredData = nullProto(record.data)
+  return { ...record, data: Object.freeze(data), meta: frozenMeta(record.meta) }
 }
 
-/** Records by key, indexed by user. A user without records leaves no empty set behind. */
-class Table<T extends { userId: string | null; expiresAt: number }> {
-  readonly records = new Map<string, T>()
-  readonly #byUser = new Map<string, Set<string>>()
-
-  /** The record under `key`, deleted and not returned once its deadline is at or before `now`. */
-  live(key: string, now: number): T | undefined {
-    const record = this.records.get(key)
-    if (record === undefined || record.expiresAt > now) return record
-    this.delete(key)
-  }
-
-  add(key: string, record: T): void {
-    this.delete(key)
-    this.records.set(key, record)
-    this.#index(key, record.userId)
-  }
-
-  setUser(key: string, record: T, userId: string | null): void {
-    this.#unindex(key, record.userId)
-    record.userId = userId
-    this.#index(key, userId)
-  }
-
-  delete(key: string): boolean {
-    const record = this.records.get(key)
-    if (record === undefined) return false
-    this.records.delete(key)
-    this.#unindex(key, record.userId)
-    return true
-  }
-
-  /** A snapshot, so callers may delete while they iterate. */
-  keysOf(userId: string): string[] {
-    return [...(this.#byUser.get(userId) ?? [])]
-  }
-
-  /** Deletes every record of one user but `exceptKey`; returns how many of them were live. */
-  deleteUser(userId: string, now: number, exceptKey?: string): number {
-    let live = 0
-    for (const key of this.keysOf(userId)) {
-      if (key === exceptKey) continue
-      if (this.records.get(key)!.expiresAt > now) live++
-      this.delete(key)
-    }
-    return live
-  }
-
-  #index(key: string, userId: string | null): void {
-    if (userId === null) return
-    const keys = this.#byUser.get(userId)
-    if (keys) keys.add(key)
-    else this.#byUser.set(userId, new Set([key]))
-  }
-
-  #unindex(key: string, userId: string | null): void {
-    const keys = userId === null ? undefined : this.#byUser.get(userId)
-    if (keys?.delete(key) && keys.size === 0) this.#byUser.delete(userId!)
-  }
-}
+// Spreading defines own properties, so a meta key named `__proto__` stays a plain key here too.
+const frozenMeta = (meta: SessionMeta): SessionMeta => Object.freeze({ ...meta })
 
 interface Deadline {
   at: number
   key: string
   record: SessionRecord
-  /** The eviction class: current only while it matches the record's. */
-  anonymous: boolean
 }

@@ -1,8 +1,10 @@
-import { CoatcheckError, invalidOption } from '../../errors.ts'
-import { intOption, MAX_TIMER_DELAY } from '../../validate.ts'
+import { invalidOption } from '../../errors.ts'
+import { boolOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
+import { pruneLoop } from '../prune.ts'
+import { tooLarge } from '../size.ts'
 import type { CoatcheckStore, CounterState } from '../types.ts'
 import { stringified, toCounter, toSession, toToken } from './records.ts'
-import { migration, resolveTables, type Statement, statements, type Tables } from './sql.ts'
+import { checkTables, migrateOptions, migration, resolveTables, type Statement, statements } from './sql.ts'
 
 /**
  * The slice of a `pg` Pool (or Client) the store uses. A Pool is what you want: it reconnects after the database
@@ -53,7 +55,10 @@ export interface PostgresStoreOptions extends PostgresTableOptions {
    * checks that the tables exist, and fails naming any that is missing. Default true.
    */
   createTables?: boolean
-  /** How often expired sessions, tokens and counters are deleted, in ms. Positive integer up to 2³¹ − 1. Default 60 000. */
+  /**
+   * How often expired sessions, tokens and counters are deleted, in ms, by one unref'd timer (see `prune.ts`).
+   * Positive integer up to 2³¹ − 1. Default 60 000.
+   */
   pruneInterval?: number
 }
 
@@ -65,27 +70,36 @@ export type PostgresStore = CoatcheckStore & { close(): Promise<void> }
  * everything runs as one multi-statement query, which PostgreSQL executes as one implicit transaction, serialized
  * by `pg_advisory_xact_lock` (so it needs no dedicated connection and leaves none in a transaction on failure).
  * Creates `schema` too when one is given. Needs the right to create tables; see `createTables`.
+ *
+ * @example
+ * ```ts
+ * await migrate(pool, { schema: 'auth' }) // in a deploy step, as a role that may create tables
+ * ```
  */
 export async function migrate(pool: PostgresQueryable, options: PostgresTableOptions = {}): Promise<void> {
   checkPool(pool)
-  const t = resolveTables(options ?? {})
+  const t = resolveTables(migrateOptions(options))
   await pool.query(migration(t))
 }
 
 /**
  * A store in PostgreSQL (≥ 13) through `pg`: for production with many app instances. Resolves once the tables are
  * ready: it runs {@link migrate} unless `createTables` is false, in which case it rejects with a `STORE_ERROR`
- * naming any missing table. Expired rows are deleted by one unref'd timer; a failing prune is ignored (the next
- * one retries) and never surfaces as an unhandled rejection. Query failures reject, and the session engine answers
- * them with 503. `close()` stops the timer and leaves the pool open.
+ * naming any missing table. Expired rows are deleted by one unref'd timer; a failing prune is retried on the next
+ * tick, reported once as a process warning and never as an unhandled rejection. Query failures reject, and the
+ * session engine answers them with 503. `close()` stops the timer and leaves the pool open.
  *
  * pg's Pool emits `'error'` when an idle connection dies (a database restart), and an EventEmitter without an
  * `'error'` listener throws, crashing the process. So when the pool has no `'error'` listener, the store adds one
  * that ignores these errors: the pool has already dropped the dead client, and the next query connects anew. The
  * listener stays for the pool's lifetime. An app that listens to the pool's `'error'` itself is left alone.
  *
+ * @example
  * ```ts
- * const store = await postgresStore({ pool: new pg.Pool({ connectionString }) })
+ * import pg from 'pg'
+ * import { postgresStore } from 'coatcheck/postgres'
+ * const store = await postgresStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) })
+ * app.use(session({ secret, store }))
  * ```
  */
 export async function postgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -105,18 +119,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     const [row] = await run(q.prune, [Date.now()])
     return Number(row?.n ?? 0)
   }
-  let pruning = false
-  const timer = setInterval(() => {
-    // One prune at a time; a failure (database down) is dropped here and retried on the next tick.
-    if (pruning) return
-    pruning = true
-    prune()
-      .catch(() => undefined)
-      .finally(() => {
-        pruning = false
-      })
-  }, pruneInterval)
-  timer.unref()
+  const stop = pruneLoop('postgresStore()', prune, pruneInterval)
 
   return {
     async get(key) {
@@ -128,24 +131,28 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       return changed(q.create, [...values, r.createdAt, r.lastSeenAt, r.expiresAt, r.absoluteExpiresAt, Date.now()])
     },
     async update(key, patch) {
-      return changed(q.update, [
+      const values = [
         key,
         Date.now(),
         patch.unset ?? [],
         stringified(patch.set ?? {}),
-        patch.userId !== undefined,
-        patch.userId ?? null,
         patch.meta === undefined ? null : JSON.stringify(patch.meta),
         patch.lastSeenAt ?? null,
         patch.expiresAt ?? null,
-        patch.absoluteExpiresAt ?? null,
-      ])
+      ]
+      // Only a patch that sets keys can grow the data past its bound.
+      if (patch.maxBytes === undefined || patch.set === undefined) return changed(q.update, values)
+      const [row] = await run(q.updateBounded, [...values, patch.maxBytes])
+      if (Number(row?.written) > 0) return true
+      if (Number(row?.found) > 0) throw tooLarge(Number(row?.after), patch.maxBytes)
+      return false
     },
     async touch(key, lastSeenAt, expiresAt) {
       return changed(q.touch, [key, Date.now(), lastSeenAt, expiresAt])
     },
     async destroy(key) {
-      await send(q.destroy, [key])
+      const [row] = await run(q.destroy, [key, Date.now()])
+      return row?.live === true
     },
     async listByUser(userId) {
       const rows = await run(q.listByUser, [userId, Date.now()])
@@ -158,17 +165,23 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     prune,
     tokens: {
       async create(id, r) {
-        return changed(q.tokenCreate, [id, r.userId, r.hash, r.createdAt, r.expiresAt, Date.now()])
+        const values = [id, r.userId, r.hash, JSON.stringify(r.meta), r.previousHash, r.createdAt, r.expiresAt]
+        return changed(q.tokenCreate, [...values, r.rotatedAt, Date.now()])
       },
       async get(id) {
         const [row] = await run(q.tokenGet, [id, Date.now()])
         return row && toToken(row)
       },
       async rotate(id, expectedHash, next) {
-        return changed(q.tokenRotate, [id, expectedHash, Date.now(), next.hash, next.expiresAt])
+        const meta = next.meta === undefined ? null : JSON.stringify(next.meta)
+        return changed(q.tokenRotate, [id, expectedHash, Date.now(), next.hash, next.expiresAt, next.rotatedAt, meta])
       },
       async destroy(id) {
         await send(q.tokenDestroy, [id])
+      },
+      async listByUser(userId) {
+        const rows = await run(q.tokenListByUser, [userId, Date.now()])
+        return rows.map((row) => ({ id: row.id as string, record: toToken(row) }))
       },
       async destroyByUser(userId) {
         const [row] = await run(q.tokenDestroyByUser, [userId, Date.now()])
@@ -189,26 +202,12 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       },
     },
     async close() {
-      clearInterval(timer)
+      stop()
     },
   }
 }
 
 function ignoreIdleClientError(): void {}
-
-async function checkTables(pool: PostgresQueryable, t: Tables): Promise<void> {
-  const tables = [t.sessions, t.tokens, t.counters]
-  const { rows } = await pool.query('SELECT to_regclass($1) AS a, to_regclass($2) AS b, to_regclass($3) AS c', tables)
-  const found = [rows[0]?.a, rows[0]?.b, rows[0]?.c]
-  const missing = tables.filter((_, i) => found[i] == null).map((name) => name.replaceAll('"', ''))
-  if (missing.length === 0) return
-  throw new CoatcheckError(
-    'STORE_ERROR',
-    `coatcheck: PostgreSQL table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing; ` +
-      'run `migrate(pool, { tablePrefix, schema })` once as a role that may create tables, ' +
-      'or let the store create them with `createTables: true`',
-  )
-}
 
 function checkPool(pool: unknown): asserts pool is PostgresQueryable {
   if (typeof (pool as PostgresQueryable | undefined)?.query !== 'function') {
@@ -216,23 +215,17 @@ function checkPool(pool: unknown): asserts pool is PostgresQueryable {
   }
 }
 
+const KNOWN = ['pool', 'tablePrefix', 'schema', 'preparedStatements', 'createTables', 'pruneInterval']
+
 function resolveOptions(options: PostgresStoreOptions | undefined) {
-  const {
-    pool,
-    createTables = true,
-    pruneInterval = 60_000,
-    preparedStatements = true,
-    ...where
-  } = options ?? ({} as PostgresStoreOptions)
-  checkPool(pool)
-  const tables = resolveTables(where)
-  if (typeof createTables !== 'boolean') throw invalidOption('createTables', 'must be a boolean')
-  if (typeof preparedStatements !== 'boolean') throw invalidOption('preparedStatements', 'must be a boolean')
+  knownKeys('postgresStore()', options, KNOWN)
+  const o = options ?? ({} as PostgresStoreOptions)
+  checkPool(o.pool)
   return Object.freeze({
-    pool,
-    tables,
-    createTables,
-    pruneInterval: intOption('pruneInterval', pruneInterval, 60_000, { max: MAX_TIMER_DELAY }),
-    preparedStatements,
+    pool: o.pool,
+    tables: resolveTables(o),
+    createTables: boolOption('createTables', o.createTables, true),
+    pruneInterval: intOption('pruneInterval', o.pruneInterval, 60_000, { max: MAX_TIMER_DELAY }),
+    preparedStatements: boolOption('preparedStatements', o.preparedStatements, true),
   })
 }

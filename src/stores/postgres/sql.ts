@@ -8,7 +8,9 @@
  * `(data->>'cart')::jsonb` to look inside. `meta` holds flat JSON scalars, which round-trip through jsonb as they are.
  */
 import { createHash } from 'node:crypto'
-import { invalidOption } from '../../errors.ts'
+import { CoatcheckError } from '../../errors.ts'
+import { identifierOption, knownKeys } from '../../validate.ts'
+import type { PostgresQueryable } from './index.ts'
 
 /** Quoted, schema-qualified table names, ready to paste into SQL. */
 export interface Tables {
@@ -29,20 +31,14 @@ export interface Statement {
   readonly text: string
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 // The longest name derived from the prefix, `<prefix>sessions_expires_at_idx`, must fit PostgreSQL's 63 bytes, or
 // PostgreSQL would truncate it silently.
 const MAX_PREFIX = 40
 
 /** Validates the table options (see `PostgresTableOptions`) into quoted names. */
 export function resolveTables(options: { tablePrefix?: string; schema?: string }): Tables {
-  const { tablePrefix = 'coatcheck_', schema } = options
-  if (typeof tablePrefix !== 'string' || !IDENTIFIER.test(tablePrefix) || tablePrefix.length > MAX_PREFIX) {
-    throw invalidOption('tablePrefix', `must match ${IDENTIFIER} and be at most ${MAX_PREFIX} characters`)
-  }
-  if (schema !== undefined && (typeof schema !== 'string' || !IDENTIFIER.test(schema) || schema.length > 63)) {
-    throw invalidOption('schema', `must match ${IDENTIFIER} and be at most 63 characters`)
-  }
+  const tablePrefix = identifierOption('tablePrefix', options.tablePrefix, 'coatcheck_', MAX_PREFIX)!
+  const schema = identifierOption('schema', options.schema, undefined, 63)
   // Validated above, so quoting cannot be escaped; quoted, so reserved words are fine as names.
   const qualify = (name: string) => `${schema === undefined ? '' : `"${schema}".`}"${tablePrefix}${name}"`
   return Object.freeze({
@@ -80,6 +76,8 @@ export function migration({ sessions, tokens, counters, schema, prefix }: Tables
       created_at bigint NOT NULL,
       expires_at bigint NOT NULL
     );
+    -- The later columns, for a new table and for one made by an older version alike.
+    ${addColumns(tokens, TOKEN_ADDED)}
     CREATE INDEX IF NOT EXISTS ${index('tokens_user_id_idx')} ON ${tokens} (user_id);
     CREATE TABLE IF NOT EXISTS ${counters} (
       key text PRIMARY KEY,
@@ -88,12 +86,78 @@ export function migration({ sessions, tokens, counters, schema, prefix }: Tables
     );`
 }
 
+/** The token columns added after the first release, by name. */
+const TOKEN_ADDED: Record<string, string> = {
+  meta: "jsonb NOT NULL DEFAULT '{}'",
+  previous_hash: 'text',
+  rotated_at: 'bigint',
+}
+
+/**
+ * `ADD COLUMN IF NOT EXISTS` for each of `columns` on `table`, run only when one is missing: even a no-op ALTER TABLE
+ * takes an ACCESS EXCLUSIVE lock, which would queue every query on the table behind any long one at each app start.
+ * A constant default makes the ALTER itself instant (no rewrite of the table).
+ */
+function addColumns(table: string, columns: Record<string, string>): string {
+  const names = Object.keys(columns)
+  const adds = names.map((name) => `ADD COLUMN IF NOT EXISTS ${name} ${columns[name]}`).join(', ')
+  return `DO $$ BEGIN
+      IF (SELECT count(*) FROM pg_attribute WHERE attrelid = '${table}'::regclass AND NOT attisdropped
+          AND attname IN (${names.map((name) => `'${name}'`).join(', ')})) < ${names.length} THEN
+        ALTER TABLE ${table} ${adds};
+      END IF;
+    END $$;`
+}
+
+/**
+ * Rejects with `STORE_ERROR` naming every table of `t` that is missing, or the columns a table made by an older
+ * version lacks, and the fix (`createTables: false`).
+ */
+export async function checkTables(pool: PostgresQueryable, t: Tables): Promise<void> {
+  const tables = [t.sessions, t.tokens, t.counters]
+  const { rows } = await pool.query('SELECT to_regclass($1) AS a, to_regclass($2) AS b, to_regclass($3) AS c', tables)
+  const found = [rows[0]?.a, rows[0]?.b, rows[0]?.c]
+  const missing = tables.filter((_, i) => found[i] == null).map((name) => name.replaceAll('"', ''))
+  const fix =
+    'run `migrate(pool, { tablePrefix, schema })` once as a role that may create tables, ' +
+    'or let the store create them with `createTables: true`'
+  if (missing.length > 0) {
+    throw new CoatcheckError(
+      'STORE_ERROR',
+      `coatcheck: PostgreSQL table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing; ${fix}`,
+    )
+  }
+  const columns = await pool.query(
+    'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped AND attname = ANY($2)',
+    [t.tokens, Object.keys(TOKEN_ADDED)],
+  )
+  const present = new Set(columns.rows.map((row) => row.attname))
+  const lacking = Object.keys(TOKEN_ADDED).filter((name) => !present.has(name))
+  if (lacking.length === 0) return
+  throw new CoatcheckError(
+    'STORE_ERROR',
+    `coatcheck: PostgreSQL table ${t.tokens.replaceAll('"', '')} lacks column${lacking.length > 1 ? 's' : ''} ` +
+      `${lacking.join(', ')} (made by an older version); ${fix}`,
+  )
+}
+
+/** The options of `migrate()`, checked like a factory's. */
+export function migrateOptions(options: unknown): { tablePrefix?: string; schema?: string } {
+  knownKeys('migrate()', options, ['tablePrefix', 'schema'])
+  return (options ?? {}) as { tablePrefix?: string; schema?: string }
+}
+
+/** `maxBytes`' size of a jsonb data object (values are the JSON texts, see above): octet_length counts UTF-8 bytes. */
+const bytes = (data: string) =>
+  `(SELECT coalesce(sum(octet_length(k) + octet_length(v)), 0) FROM jsonb_each_text(${data}) AS e(k, v))`
+
 /** The store's statements for these tables. Times are bigint, which come back as strings (or as the pool parses them). */
 export function statements({ sessions, tokens, counters }: Tables) {
   // `data` and `meta` come back as their jsonb text, parsed by the store itself: one output function per column, no
   // per-row aggregation, and the same result whatever jsonb parser the app gave its pool (see toSession).
   const record = `key, user_id, data::text AS data, meta::text AS meta,
     created_at, last_seen_at, expires_at, absolute_expires_at`
+  const token = 'id, user_id, hash, meta::text AS meta, previous_hash, created_at, expires_at, rotated_at'
   const texts = {
     get: `SELECT ${record} FROM ${sessions} WHERE key = $1 AND expires_at > $2`,
     // Replaces a record only once it has expired; a live one makes the upsert a no-op (rowCount 0).
@@ -108,14 +172,27 @@ export function statements({ sessions, tokens, counters }: Tables) {
     // An empty `unset` or `set` hands `data` back as it is: PostgreSQL's jsonb `-` and `||` skip an empty operand.
     update: `UPDATE ${sessions} SET
         data = (data - $3::text[]) || $4::jsonb,
-        user_id = CASE WHEN $5::boolean THEN $6::text ELSE user_id END,
-        meta = coalesce($7::jsonb, meta),
-        last_seen_at = coalesce($8::bigint, last_seen_at),
-        expires_at = coalesce($9::bigint, expires_at),
-        absolute_expires_at = coalesce($10::bigint, absolute_expires_at)
+        meta = coalesce($5::jsonb, meta),
+        last_seen_at = coalesce($6::bigint, last_seen_at),
+        expires_at = coalesce($7::bigint, expires_at)
       WHERE key = $1 AND expires_at > $2`,
+    // `update` under maxBytes ($8). FOR UPDATE waits for a concurrent patch and then reads the row it committed
+    // (READ COMMITTED re-reads a locked row), so the size is judged on the latest data and two patches cannot pass
+    // the bound together. found = 0: gone; written = 0 with found = 1: refused, `after` is the size it would have.
+    updateBounded: `WITH cur AS (
+        SELECT key, data AS prev, (data - $3::text[]) || $4::jsonb AS next
+        FROM ${sessions} WHERE key = $1 AND expires_at > $2 FOR UPDATE
+      ), sized AS (
+        SELECT key, next, ${bytes('prev')} AS before, ${bytes('next')} AS after FROM cur
+      ), written AS (
+        UPDATE ${sessions} AS s SET data = sized.next, meta = coalesce($5::jsonb, s.meta),
+          last_seen_at = coalesce($6::bigint, s.last_seen_at), expires_at = coalesce($7::bigint, s.expires_at)
+        FROM sized WHERE s.key = sized.key AND (sized.after <= $8::bigint OR sized.after <= sized.before)
+        RETURNING 1
+      ) SELECT (SELECT count(*) FROM cur)::int AS found, (SELECT count(*) FROM written)::int AS written,
+        (SELECT after FROM sized)::bigint AS after`,
     touch: `UPDATE ${sessions} SET last_seen_at = $3, expires_at = $4 WHERE key = $1 AND expires_at > $2`,
-    destroy: `DELETE FROM ${sessions} WHERE key = $1`,
+    destroy: `DELETE FROM ${sessions} WHERE key = $1 RETURNING expires_at > $2 AS live`,
     listByUser: `SELECT ${record} FROM ${sessions} WHERE user_id = $1 AND expires_at > $2`,
     destroyByUser: `WITH gone AS (
         DELETE FROM ${sessions} WHERE user_id = $1 AND key IS DISTINCT FROM $2 RETURNING expires_at
@@ -125,13 +202,20 @@ export function statements({ sessions, tokens, counters }: Tables) {
         t AS (DELETE FROM ${tokens} WHERE expires_at <= $1),
         c AS (DELETE FROM ${counters} WHERE reset_at <= $1)
       SELECT count(*)::int AS n FROM gone`,
-    tokenCreate: `INSERT INTO ${tokens} AS t (id, user_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, hash = excluded.hash,
-        created_at = excluded.created_at, expires_at = excluded.expires_at
-      WHERE t.expires_at <= $6`,
-    tokenGet: `SELECT user_id, hash, created_at, expires_at FROM ${tokens} WHERE id = $1 AND expires_at > $2`,
-    // Compare-and-swap: of two concurrent rotations, the second re-checks the hash after the first commits.
-    tokenRotate: `UPDATE ${tokens} SET hash = $4, expires_at = $5 WHERE id = $1 AND hash = $2 AND expires_at > $3`,
+    tokenCreate: `INSERT INTO ${tokens} AS t
+        (id, user_id, hash, meta, previous_hash, created_at, expires_at, rotated_at)
+      VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, hash = excluded.hash, meta = excluded.meta,
+        previous_hash = excluded.previous_hash, created_at = excluded.created_at, expires_at = excluded.expires_at,
+        rotated_at = excluded.rotated_at
+      WHERE t.expires_at <= $9`,
+    tokenGet: `SELECT ${token} FROM ${tokens} WHERE id = $1 AND expires_at > $2`,
+    // Compare-and-swap: of two concurrent rotations, the second re-checks the hash after the first commits. A null
+    // meta ($7) keeps the stored one.
+    tokenRotate: `UPDATE ${tokens} SET hash = $4, expires_at = $5, previous_hash = $2, rotated_at = $6,
+        meta = coalesce($7::jsonb, meta)
+      WHERE id = $1 AND hash = $2 AND expires_at > $3`,
+    tokenListByUser: `SELECT ${token} FROM ${tokens} WHERE user_id = $1 AND expires_at > $2`,
     tokenDestroy: `DELETE FROM ${tokens} WHERE id = $1`,
     tokenDestroyByUser: `WITH gone AS (DELETE FROM ${tokens} WHERE user_id = $1 RETURNING expires_at)
       SELECT count(*) FILTER (WHERE expires_at > $2)::int AS n FROM gone`,

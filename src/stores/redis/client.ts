@@ -43,6 +43,14 @@ export function adapt(client: unknown): Send {
 
 function route(client: unknown): Send {
   if (typeof client !== 'object' || client === null) throw invalidOption('client', 'must be a Redis client')
+  // node-redis: `isOpen` turns true at `connect()` and stays so while it reconnects; before that, every command
+  // would wait in the offline queue forever.
+  if ((client as ClientState).isOpen === false) {
+    throw invalidOption(
+      'client',
+      'is a node-redis client that is neither open nor opening; call `await client.connect()` first',
+    )
+  }
   if (has(client, 'call')) {
     const c = client as IoredisLike
     return (_key, [command, ...args]) => c.call(command!, ...args)
@@ -125,6 +133,11 @@ export function script(send: Send, source: string): Script {
       }
     },
   }
+}
+
+/** Whether `error` is an error reply of the server (`ERR unknown command`, `NOPERM ...`), not a connection failure. */
+export function isReplyError(error: unknown): boolean {
+  return error instanceof Error && /^[A-Z][A-Z_]+ /.test(error.message)
 }
 
 /** Field/value pairs from an HGETALL reply, whichever shape the client gives it (flat array, Map, or object). */

@@ -5,21 +5,31 @@
  * - `<prefix>s:<key>` — one hash per session: `d:<name>` → the JSON text of each data key, plus `userId` (absent when
  *   none), `meta` (JSON), `createdAt`, `lastSeenAt`, `expiresAt`, `absoluteExpiresAt` (epoch ms). PEXPIREAT `expiresAt`.
  * - `<prefix>u:<userId>` — sorted set of that user's session keys, scored by deadline. Dead members are dropped on
- *   every read and write of the set, and the set expires with its last member.
- * - `<prefix>t:<id>` — one hash per remember-me token: `userId`, `hash`, `createdAt`, `expiresAt`. PEXPIREAT `expiresAt`.
+ *   every read and write of the set, and the set expires with its last member (no TTL at all under an evicting
+ *   `maxmemory-policy`: see `policy.ts`).
+ * - `<prefix>t:<id>` — one hash per remember-me token: `userId`, `hash`, `meta` (JSON), `createdAt`, `expiresAt`,
+ *   and once rotated `previousHash` and `rotatedAt` (absent while null). PEXPIREAT `expiresAt`.
  * - `<prefix>tu:<userId>` — sorted set of that user's token IDs, scored by deadline, kept like `u:`.
  * - `<prefix>c:<key>` — a rate-limit counter: an integer whose TTL is the end of its window.
  *
  * Every command and script touches one key, so everything works on a cluster without hash tags, and a user's index
  * is kept by separate single-key commands next to the record's own script. The index may hold more than the truth,
- * never less where it matters: a login (`update` to a user) is listed before it is written; scores only grow; and a
- * member whose record is gone or belongs to someone else is skipped when listing and never deleted through.
+ * never less where it matters: a session or token (whose user is set once, at create) is listed before it is written;
+ * scores only grow; revocation goes through every member, whatever its score; and a member whose record is gone or
+ * belongs to someone else is skipped when listing and never deleted through. One gap remains: a deadline moved forward
+ * (a touch, a rotation) is written to the hash first and to the index right after, so a failure in between leaves the
+ * index's score short; a listing after that score drops the member, and a later revocation misses the record until it
+ * expires.
  */
 import { invalidOption } from '../../errors.ts'
+import { knownKeys } from '../../validate.ts'
+import { tooLarge } from '../size.ts'
 import type { CoatcheckStore } from '../types.ts'
-import { adapt, guardErrors, pairs, type RedisClient, type Script, type Send, script } from './client.ts'
-import { deadline, sessionFields, toCounter, toSession, toToken } from './records.ts'
+import { adapt, guardErrors, pairs, type RedisClient, script } from './client.ts'
+import { EvictionPolicy } from './policy.ts'
+import { deadline, sessionFields, toCounter, tokenFields, toSession, toToken } from './records.ts'
 import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, PEEK, ROTATE, UPDATE } from './scripts.ts'
+import { Index } from './users.ts'
 
 export type { IoredisLike, NodeRedisClientLike, NodeRedisClusterLike, RedisClient } from './client.ts'
 
@@ -38,20 +48,34 @@ export interface RedisStoreOptions {
   prefix?: string
 }
 
-const KNOWN = new Set(['client', 'prefix'])
-
 /**
  * A store on Redis: one hash per session with a Redis TTL at its deadline, a sorted set per user for listing and
  * revoking a user's sessions in O(their sessions) — never a SCAN — and the same for remember-me tokens. Redis drops
  * expired records itself, so `prune()` has nothing to do. Client errors reject the call (the engine answers 503).
+ *
+ * The store is ready at once, but its first call first reads the server's `maxmemory-policy` (see `policy.ts`): on
+ * a Redis that may evict any key (`allkeys-*`) every call rejects with `STORE_UNSUPPORTED`, naming the fix.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'redis'
+ * import { redisStore } from 'coatcheck/redis'
+ * const client = createClient({ url: process.env.REDIS_URL })
+ * await client.connect()
+ * app.use(session({ secret, store: redisStore({ client }) }))
+ * ```
  */
 export function redisStore(options: RedisStoreOptions): CoatcheckStore {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'must be an object')
-  for (const name of Object.keys(options)) if (!KNOWN.has(name)) throw invalidOption(name, 'is not a known option')
-  const { client, prefix = 'coatcheck:' } = options
+  if (typeof options === 'object' && options !== null && !('client' in options) && isClient(options)) {
+    throw invalidOption('options', 'of redisStore() takes `{ client }`: redisStore({ client })')
+  }
+  knownKeys('redisStore()', options, ['client', 'prefix'])
+  const { client, prefix = 'coatcheck:' } = options ?? ({} as RedisStoreOptions)
   if (typeof prefix !== 'string' || prefix === '') throw invalidOption('prefix', 'must be a non-empty string')
-  const send = adapt(client)
+  const raw = adapt(client)
   guardErrors(client)
+  const policy = new EvictionPolicy(raw)
+  const send = policy.gate(raw)
 
   const create = script(send, CREATE)
   const update = script(send, UPDATE)
@@ -62,9 +86,9 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
   const peek = script(send, PEEK)
   const counterKey = (key: string) => `${prefix}c:${key}`
   const sessionKey = (key: string) => `${prefix}s:${key}`
-  const sessionIndex = new Index(send, script(send, INDEX), `${prefix}u:`)
+  const sessionIndex = new Index(send, script(send, INDEX), `${prefix}u:`, policy)
   const tokenKey = (id: string) => `${prefix}t:${id}`
-  const tokenIndex = new Index(send, script(send, INDEX), `${prefix}tu:`)
+  const tokenIndex = new Index(send, script(send, INDEX), `${prefix}tu:`, policy)
   const hgetall = async (key: string) => pairs(await send(key, ['HGETALL', key]))
 
   /** Deletes each listed record still owned by `userId`, then unlists them; resolves how many were deleted. */
@@ -74,59 +98,62 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
     return deleted.reduce<number>((sum, n) => sum + Number(n), 0)
   }
 
+  /** The live members of a user's index whose record is still there and still that user's, with their records. */
+  async function listed<R extends { userId: string | null }>(
+    index: Index,
+    userId: string,
+    read: (member: string) => Promise<R | undefined>,
+  ): Promise<{ id: string; record: R }[]> {
+    const members = await index.live(userId)
+    const records = await Promise.all(members.map(read))
+    return members.flatMap((id, i) => {
+      const record = records[i]
+      return record?.userId === userId ? [{ id, record }] : []
+    })
+  }
+
   return {
     async get(key) {
       return toSession(await hgetall(sessionKey(key)))
     },
     async create(key, record) {
-      const created = await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record)])
-      if (created !== 1) return false
+      // Listed before it is written: a failure in between must not leave a session that revoke-all misses. A stale
+      // entry left by a create that found the key taken is harmless (see above).
       if (record.userId !== null) await sessionIndex.add(record.userId, key, record.expiresAt)
-      return true
+      return (await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record)])) === 1
     },
     async update(key, patch) {
       const unset = (patch.unset ?? []).map((name) => `d:${name}`)
       const set = Object.entries(patch.set ?? {}).flatMap(([name, json]) => [`d:${name}`, json])
-      if (patch.userId === null) unset.push('userId')
-      if (typeof patch.userId === 'string') set.push('userId', patch.userId)
       if (patch.meta !== undefined) set.push('meta', JSON.stringify(patch.meta))
-      for (const field of ['lastSeenAt', 'expiresAt', 'absoluteExpiresAt'] as const) {
-        if (patch[field] !== undefined) set.push(field, String(patch[field]))
-      }
+      if (patch.lastSeenAt !== undefined) set.push('lastSeenAt', String(patch.lastSeenAt))
+      if (patch.expiresAt !== undefined) set.push('expiresAt', String(patch.expiresAt))
       const at = patch.expiresAt === undefined ? '' : deadline(patch.expiresAt)
-      // A login is listed before it is written: a failure in between must not leave a session revoke-all misses.
-      const early = typeof patch.userId === 'string' && patch.expiresAt !== undefined
-      if (early) await sessionIndex.add(patch.userId!, key, patch.expiresAt!)
-      const reply = await update.run(sessionKey(key), [at, unset.length, ...unset, ...set])
-      if (!Array.isArray(reply)) {
-        if (early) await sessionIndex.remove(patch.userId!, [key])
-        return false
-      }
-      const before = reply[0] === 1 ? String(reply[1]) : null
-      const after = patch.userId === undefined ? before : patch.userId
-      if (before !== null && before !== after) await sessionIndex.remove(before, [key])
-      const relist = after !== before || patch.expiresAt !== undefined
-      if (after !== null && relist) await sessionIndex.add(after, key, Number(reply[2]))
+      // Only a patch that sets keys can grow the data past its bound (the script then sizes the hash).
+      const max = patch.set === undefined || patch.maxBytes === undefined ? '' : patch.maxBytes
+      const args = [at, max, unset.length, ...unset, ...set]
+      const reply = await update.run(sessionKey(key), args)
+      if (!Array.isArray(reply)) return false
+      if (Number(reply[0]) === -1) throw tooLarge(Number(reply[1]), patch.maxBytes!)
+      if (reply[0] === 1 && patch.expiresAt !== undefined)
+        await sessionIndex.add(String(reply[1]), key, patch.expiresAt)
       return true
     },
     async touch(key, lastSeenAt, expiresAt) {
       const fields = ['lastSeenAt', String(lastSeenAt), 'expiresAt', String(expiresAt)]
-      const reply = await update.run(sessionKey(key), [deadline(expiresAt), 0, ...fields])
+      const reply = await update.run(sessionKey(key), [deadline(expiresAt), '', 0, ...fields])
       if (!Array.isArray(reply)) return false
       if (reply[0] === 1) await sessionIndex.add(String(reply[1]), key, expiresAt)
       return true
     },
     async destroy(key) {
-      const userId = await destroy.run(sessionKey(key), [])
-      if (typeof userId === 'string') await sessionIndex.remove(userId, [key])
+      const [deleted, hasUser, userId] = (await destroy.run(sessionKey(key), [])) as unknown[]
+      if (Number(hasUser) === 1) await sessionIndex.remove(String(userId), [key])
+      return Number(deleted) === 1
     },
     async listByUser(userId) {
-      const keys = await sessionIndex.live(userId)
-      const records = await Promise.all(keys.map(async (key) => toSession(await hgetall(sessionKey(key)))))
-      return keys.flatMap((key, i) => {
-        const record = records[i]
-        return record?.userId === userId ? [{ key, record }] : []
-      })
+      const entries = await listed(sessionIndex, userId, async (key) => toSession(await hgetall(sessionKey(key))))
+      return entries.map(({ id, record }) => ({ key: id, record }))
     },
     async destroyByUser(userId, exceptKey) {
       const keys = (await sessionIndex.all(userId)).filter((key) => key !== exceptKey)
@@ -137,25 +164,27 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
     },
     tokens: {
       async create(id, record) {
-        const fields = ['userId', record.userId, 'hash', record.hash]
-        fields.push('createdAt', String(record.createdAt), 'expiresAt', String(record.expiresAt))
-        if ((await create.run(tokenKey(id), [deadline(record.expiresAt), ...fields])) !== 1) return false
+        // Listed first, as a session is: theft detection revokes through the index.
         await tokenIndex.add(record.userId, id, record.expiresAt)
-        return true
+        return (await create.run(tokenKey(id), [deadline(record.expiresAt), ...tokenFields(record)])) === 1
       },
       async get(id) {
         return toToken(await hgetall(tokenKey(id)))
       },
       async rotate(id, expectedHash, next) {
-        const args = [expectedHash, next.hash, String(next.expiresAt), deadline(next.expiresAt)]
-        const userId = await rotate.run(tokenKey(id), args)
+        const meta = next.meta === undefined ? '' : JSON.stringify(next.meta)
+        const at = [String(next.expiresAt), deadline(next.expiresAt), String(next.rotatedAt)]
+        const userId = await rotate.run(tokenKey(id), [expectedHash, next.hash, ...at, meta])
         if (typeof userId !== 'string') return false
         await tokenIndex.add(userId, id, next.expiresAt)
         return true
       },
       async destroy(id) {
-        const userId = await destroy.run(tokenKey(id), [])
-        if (typeof userId === 'string') await tokenIndex.remove(userId, [id])
+        const [, hasUser, userId] = (await destroy.run(tokenKey(id), [])) as unknown[]
+        if (Number(hasUser) === 1) await tokenIndex.remove(String(userId), [id])
+      },
+      async listByUser(userId) {
+        return listed(tokenIndex, userId, async (id) => toToken(await hgetall(tokenKey(id))))
       },
       async destroyByUser(userId) {
         return destroyListed(tokenIndex, tokenKey, userId, await tokenIndex.all(userId))
@@ -175,46 +204,7 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
   }
 }
 
-/** The per-user sorted sets: member = record key, score = an upper bound of the record's deadline. */
-class Index {
-  readonly #send: Send
-  readonly #add: Script
-  readonly #prefix: string
-
-  constructor(send: Send, add: Script, prefix: string) {
-    this.#send = send
-    this.#add = add
-    this.#prefix = prefix
-  }
-
-  /** Lists `member` under `userId` until `expiresAt`; a deadline already past lists nothing. */
-  async add(userId: string, member: string, expiresAt: number): Promise<void> {
-    const now = Date.now()
-    if (expiresAt > now) await this.#add.run(this.#prefix + userId, [deadline(expiresAt), member, now])
-  }
-
-  /** Unlists `members` (in chunks, so a user with very many records does not make one huge command). */
-  async remove(userId: string, members: string[]): Promise<void> {
-    const key = this.#prefix + userId
-    for (let i = 0; i < members.length; i += 1000) {
-      await this.#send(key, ['ZREM', key, ...members.slice(i, i + 1000)])
-    }
-  }
-
-  /** The members whose deadline has not passed, after dropping the others (prune on read). */
-  async live(userId: string): Promise<string[]> {
-    const key = this.#prefix + userId
-    const now = String(Date.now())
-    const [, members] = await Promise.all([
-      this.#send(key, ['ZREMRANGEBYSCORE', key, '-inf', now]),
-      this.#send(key, ['ZRANGE', key, `(${now}`, '+inf', 'BYSCORE']),
-    ])
-    return (members as unknown[]).map(String)
-  }
-
-  /** Every member, live or not: revoking also removes what may still be there. */
-  async all(userId: string): Promise<string[]> {
-    const key = this.#prefix + userId
-    return ((await this.#send(key, ['ZRANGE', key, '0', '-1'])) as unknown[]).map(String)
-  }
+function isClient(value: object): boolean {
+  const v = value as Record<string, unknown>
+  return typeof v.call === 'function' || typeof v.sendCommand === 'function'
 }

@@ -1,4 +1,5 @@
-/** How the Redis store lays records out in hashes (see the key layout in `../redis.ts`), and reads them back. */
+/** How the Redis store lays records out in hashes (see the key layout in `index.ts`), and reads them back. */
+import { nullProto } from '../../core/json.ts'
 import type { CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord } from '../types.ts'
 
 /** PEXPIREAT wants an integer; rounding up never ends a record before its deadline. */
@@ -31,22 +32,39 @@ export function toSession(fields: [string, string][]): SessionRecord | undefined
   for (const [field, value] of fields) {
     if (field.startsWith('d:')) data[field.slice(2)] = value
     else if (field === 'userId') record.userId = value
-    else if (field === 'meta') record.meta = JSON.parse(value) as SessionMeta
+    else if (field === 'meta') record.meta = nullProto<SessionMeta[string]>(JSON.parse(value))
     else if (field === 'createdAt' || field === 'lastSeenAt' || field === 'expiresAt' || field === 'absoluteExpiresAt')
       record[field] = Number(value)
   }
   return record
 }
 
-/** A token hash read back, or undefined when it is gone. */
+/** A token as HSET field/value pairs; no `previousHash` nor `rotatedAt` while they are null. */
+export function tokenFields(record: TokenRecord): string[] {
+  const fields = ['userId', record.userId, 'hash', record.hash, 'meta', JSON.stringify(record.meta)]
+  fields.push('createdAt', String(record.createdAt), 'expiresAt', String(record.expiresAt))
+  if (record.previousHash !== null) fields.push('previousHash', record.previousHash)
+  if (record.rotatedAt !== null) fields.push('rotatedAt', String(record.rotatedAt))
+  return fields
+}
+
+/**
+ * A token hash read back, or undefined when it is gone. A hash written before tokens had `meta` reads as one with
+ * empty meta, never rotated.
+ */
 export function toToken(fields: [string, string][]): TokenRecord | undefined {
   if (fields.length === 0) return undefined
-  const token = Object.fromEntries(fields)
+  const token = new Map(fields)
+  const meta = token.get('meta')
+  const rotatedAt = token.get('rotatedAt')
   return {
-    userId: token.userId ?? '',
-    hash: token.hash ?? '',
-    createdAt: Number(token.createdAt),
-    expiresAt: Number(token.expiresAt),
+    userId: token.get('userId') ?? '',
+    hash: token.get('hash') ?? '',
+    meta: nullProto<SessionMeta[string]>(meta === undefined ? {} : JSON.parse(meta)),
+    previousHash: token.get('previousHash') ?? null,
+    rotatedAt: rotatedAt === undefined ? null : Number(rotatedAt),
+    createdAt: Number(token.get('createdAt')),
+    expiresAt: Number(token.get('expiresAt')),
   }
 }
 

@@ -24,25 +24,60 @@ return 1
 `
 
 /**
- * Patches an existing session hash. ARGV: new deadline or '', count n of fields to delete, those n fields, then
- * field/value pairs to set. Resolves 0 when the key is gone, else { had a user (0/1), that user, expiresAt after }.
+ * The size of the data after a patch, as `SessionPatch.maxBytes` counts it (`#` counts bytes): resolves the size
+ * before and after. ARGV from 4: the n fields to delete, then field/value pairs to set; only `d:` fields are data.
  */
-export const UPDATE = `${CHUNKED}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local user = redis.call('HGET', KEYS[1], 'userId')
-local n = tonumber(ARGV[2])
-each('HDEL', 3, 2 + n)
-each('HSET', 3 + n, #ARGV)
-local expiresAt = redis.call('HGET', KEYS[1], 'expiresAt')
-if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-return { user and 1 or 0, user or '', expiresAt }
+const SIZES = `
+local function sizes(n)
+  local size, before = {}, 0
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 'd:' then
+      size[all[i]] = #all[i] - 2 + #all[i + 1]
+      before = before + size[all[i]]
+    end
+  end
+  local after = before
+  for i = 4, 3 + n do
+    if size[ARGV[i]] then after = after - size[ARGV[i]]; size[ARGV[i]] = nil end
+  end
+  for i = 4 + n, #ARGV, 2 do
+    if string.sub(ARGV[i], 1, 2) == 'd:' then
+      after = after - (size[ARGV[i]] or 0) + #ARGV[i] - 2 + #ARGV[i + 1]
+      size[ARGV[i]] = #ARGV[i] - 2 + #ARGV[i + 1]
+    end
+  end
+  return before, after
+end
 `
 
-/** Deletes a hash and resolves its `userId` field (nil when it had none or was gone), for the index clean-up. */
+/**
+ * Patches an existing session hash. ARGV: new deadline or '', maxBytes or '', count n of fields to delete, those n
+ * fields, then field/value pairs to set. Resolves 0 when the key is gone; { -1, size after } when the patch breaks
+ * maxBytes (nothing written); else { has a user (0/1), that user }.
+ */
+export const UPDATE = `${CHUNKED}${SIZES}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[3])
+local max = tonumber(ARGV[2])
+if max then
+  local before, after = sizes(n)
+  if after > max and after > before then return { -1, after } end
+end
+each('HDEL', 4, 3 + n)
+each('HSET', 4 + n, #ARGV)
+if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+local user = redis.call('HGET', KEYS[1], 'userId')
+return { user and 1 or 0, user or '' }
+`
+
+/**
+ * Deletes a hash. Resolves { deleted (0/1), has a user (0/1), that user }, for the index clean-up. A key that exists
+ * is live: Redis hides an expired key.
+ */
 export const DESTROY = `
 local user = redis.call('HGET', KEYS[1], 'userId')
-redis.call('DEL', KEYS[1])
-return user
+return { redis.call('DEL', KEYS[1]), user and 1 or 0, user or '' }
 `
 
 /** Deletes a hash only if its `userId` is ARGV[1]: a stale index entry never removes another user's record. */
@@ -52,25 +87,32 @@ return redis.call('DEL', KEYS[1])
 `
 
 /**
- * Adds one member to a per-user index (a sorted set scored by deadline). ARGV: score, member, now. The score only
- * grows (an upper bound of the record's deadline is safe: the member outlives the record; a lower one is not), dead
- * members are dropped, and the set itself expires with its last member, so an index never outlives what it lists.
+ * Adds one member to a per-user index (a sorted set scored by deadline). ARGV: score, member, now, '1' for no TTL.
+ * The score only grows (an upper bound of the record's deadline is safe: the member outlives the record; a lower one
+ * is not) and dead members are dropped. The set itself expires with its last member, so an index never outlives what
+ * it lists; or, under an evicting policy (see `policy.ts`), carries no TTL, so it cannot be evicted before its records.
  */
 export const INDEX = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
-if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+if ARGV[4] == '1' then
+  redis.call('PERSIST', KEYS[1])
+elseif redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+end
 return 1
 `
 
 /**
- * Compare-and-rotate of a token hash. ARGV: expected hash, next hash, next expiresAt, next deadline. Resolves the
- * token's userId when it rotated, nil when the token is gone or its hash moved on.
+ * Compare-and-rotate of a token hash. ARGV: expected hash, next hash, next expiresAt, next deadline, rotatedAt, then
+ * the next meta (JSON) or '' to keep it. The expected hash becomes `previousHash`. Resolves the token's userId when it
+ * rotated, nil when the token is gone or its hash moved on.
  */
 export const ROTATE = `
 if redis.call('HGET', KEYS[1], 'hash') ~= ARGV[1] then return nil end
 local user = redis.call('HGET', KEYS[1], 'userId')
-redis.call('HSET', KEYS[1], 'hash', ARGV[2], 'expiresAt', ARGV[3])
+redis.call('HSET', KEYS[1], 'hash', ARGV[2], 'expiresAt', ARGV[3], 'previousHash', ARGV[1], 'rotatedAt', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'meta', ARGV[6]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return user
 `

@@ -10,13 +10,13 @@ process.stdout.write('ready\n')
 await once(process.stdin, 'data')
 process.stdin.destroy()
 const now = Date.now()
-const record = { userId: null, meta: { writer: prefix }, createdAt: now, lastSeenAt: now }
+const record = { userId: prefix, meta: { writer: prefix }, createdAt: now, lastSeenAt: now }
 const deadlines = { expiresAt: now + 3_600_000, absoluteExpiresAt: now + 7_200_000 }
 let ok = 0
 for (let i = 0; i < Number(count); i++) {
   const key = `${prefix}${i}`
   if (await store.create(key, { ...record, ...deadlines, data: { i: String(i) } })) ok++
-  if (await store.update(key, { set: { done: 'true' }, userId: prefix })) ok++
+  if (await store.update(key, { set: { done: 'true' } })) ok++
   if (await store.update('shared', { set: { [key]: String(i) } })) ok++
   await store.counters.hit('shared', 3_600_000)
 }

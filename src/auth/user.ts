@@ -1,4 +1,4 @@
-import type { CoatcheckStore, SessionStore } from './types.ts'
+import type { CoatcheckStore, SessionStore } from '../stores/types.ts'
 
 /**
  * Deletes every session of `userId` and, when the store keeps them, every remember-me token: one user's whole
