@@ -7,6 +7,7 @@ export type CoatcheckErrorCode =
   | 'INVALID_USER_ID'
   | 'SESSION_TOO_LARGE'
   | 'SESSION_TOO_DEEP'
+  | 'INVALID_VALUE'
   | 'SESSION_DESTROYED'
   | 'STORE_ERROR'
   | 'STORE_TIMEOUT'

@@ -123,11 +123,12 @@ export async function revokeOtherSessions(req: IncomingMessage): Promise<number>
   const userId = context.userId
   if (userId === null) return 0
   const current = context.storedKey
-  const removed = await context.call(() => context.options.store.destroyByUser(userId, current))
+  // Tokens before sessions, as destroyUser does (see there).
   const tokens = (context.options.store as { tokens?: TokenStore }).tokens
   for (const { id } of await tokensOfUser(context, userId)) {
     if (id !== context.meta.rememberId) await context.call(() => tokens!.destroy(id))
   }
+  const removed = await context.call(() => context.options.store.destroyByUser(userId, current))
   await context.rotate({ carry: 'session' })
   await context.persist()
   return removed

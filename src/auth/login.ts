@@ -52,6 +52,7 @@ export async function logIn(req: IncomingMessage, userId: string | number, optio
   const sameUser = context.userId === null || context.userId === id
   await forgetDevice(context, req, !token)
   await context.rotate({ carry: (options.keep ?? true) && sameUser ? 'data' : 'nothing', user: { id, meta } })
+  context.notePasswordLogin()
   if (token) await issue(context, token, device, remembering!.maxAge)
   context.emit({ type: 'login', sid: shortId(context.storedKey!) })
 }
@@ -72,8 +73,12 @@ export async function logOut(req: IncomingMessage, res: ServerResponse, options:
   const context = contextOf(req)
   const sid = context.storedKey && shortId(context.storedKey)
   const userId = context.userId
-  if (options.everywhere && userId !== null) await context.call(() => destroyUser(context.options.store, userId))
-  else await forgetDevice(context, req)
+  if (options.everywhere && userId !== null) {
+    await context.call(() => destroyUser(context.options.store, userId))
+    await forgetDevice(context, req) // expires this device's remember cookie; its token is already gone
+  } else {
+    await forgetDevice(context, req)
+  }
   await context.destroy()
   res.setHeader('Cache-Control', 'no-store')
   context.emit({ type: 'logout', ...(sid && { sid }) })

@@ -106,21 +106,22 @@ export interface Verification {
  * Checks `password` against an argon2id PHC `hash` in constant time; it never rejects on what a client sent or a
  * store held. With no hash (unknown user), a missing or non-string password (a repeated form field is an array), or
  * an argon2id hash whose parameters are out of range (see `HASH_LIMITS`), it verifies against a fixed dummy hash and
- * answers `ok: false`, so each case costs one verification, like a wrong password. A hash in another format
- * (bcrypt, say) or a password over 1 KiB answers `ok: false` without hashing. Throws `CoatcheckError` only on a
- * programming error: the arguments in bcrypt's order, `(password, hash)`.
+ * answers `ok: false`, so each case costs one verification, like a wrong password; so does a hash in another format
+ * (bcrypt, a migrated Django hash), so timing does not tell which accounts still have one. A password over 1 KiB
+ * answers `ok: false` without hashing. It never throws: the arguments in bcrypt's order, `(password, hash)`, answer
+ * `ok: false` and emit a one-time warning (`COATCHECK_SWAPPED_ARGUMENTS`) that says so.
+ *
+ * @example
+ * ```ts
+ * const { ok, needsRehash } = await verifyPassword(user?.passwordHash, req.body.password)
+ * if (ok && needsRehash) await users.setHash(user.id, await hashPassword(req.body.password))
+ * ```
  */
 export async function verifyPassword(hash: string | null | undefined, password: unknown): Promise<Verification> {
-  if (isSwapped(hash, password)) {
-    throw new CoatcheckError(
-      'INVALID_ARGUMENT',
-      'coatcheck: verifyPassword takes (hash, password), in that order; it was given (password, hash), the order of bcrypt.compare',
-    )
-  }
+  if (isSwapped(hash, password)) warnSwapped()
   const message = typeof password === 'string' ? normalize(password) : undefined
   if (message !== undefined && message.length > MAX_PASSWORD_BYTES) return { ...NO }
-  const stored = typeof hash === 'string' ? hash : undefined
-  if (stored !== undefined && !stored.startsWith('$argon2id$')) return { ...NO }
+  const stored = typeof hash === 'string' && hash.startsWith('$argon2id$') ? hash : undefined
   const parsed = stored === undefined ? undefined : parse(stored)
   const genuine = parsed !== undefined && message !== undefined
   const against = genuine ? parsed : DUMMY
@@ -137,6 +138,19 @@ export async function verifyPassword(hash: string | null | undefined, password: 
     against.salt.length < CURRENT.saltBytes ||
     against.tag.length < CURRENT.tagLength
   return { ok, needsRehash: ok && weaker }
+}
+
+let warnedSwapped = false
+
+// A programming error found in development; a warning rather than a throw, since a client can shape the password.
+function warnSwapped(): void {
+  if (warnedSwapped) return
+  warnedSwapped = true
+  process.emitWarning(
+    'coatcheck: verifyPassword takes (hash, password), in that order; it was given what looks like (password, hash), ' +
+      'the order of bcrypt.compare, and answers ok: false',
+    { type: 'CoatcheckWarning', code: 'COATCHECK_SWAPPED_ARGUMENTS' },
+  )
 }
 
 // bcrypt.compare(password, hash) habits: a hash where the password goes, and something else where the hash goes.

@@ -6,7 +6,7 @@
  * short grace, the one just rotated away is a replayed stolen cookie: every token and session of the user is revoked.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { rawCookieValues, serializeCookie } from '../core/cookie.ts'
 import { clientIp } from '../core/request.ts'
 import { shortId, sign, unsign } from '../core/token.ts'
@@ -65,7 +65,7 @@ export function rememberMe(options: RememberMeOptions = {}): Middleware {
     maxAge: intOption('maxAge', options.maxAge, 30 * DAY, { max: 400 * DAY }),
     grace: intOption('grace', options.grace, 30_000, { min: 0, max: 300_000 }),
   })
-  return (req, res, next) => {
+  return (req, _res, next) => {
     let context: SessionContext
     try {
       context = contextOf(req)
@@ -74,7 +74,7 @@ export function rememberMe(options: RememberMeOptions = {}): Middleware {
     }
     ;(req as WithRemembering)[REMEMBERING] = settings
     if (context.userId !== null) return next()
-    restore(context, req, res, settings).then(() => next(), next)
+    restore(context, req, settings).then(() => next(), next)
   }
 }
 
@@ -179,7 +179,7 @@ export async function issue(context: SessionContext, token: Presented, meta: Ses
   context.emit({ type: 'remember-issued', sid: shortId(context.storedKey!), tokenId: shortId(token.id) })
 }
 
-async function restore(context: SessionContext, req: IncomingMessage, res: ServerResponse, settings: Remembering) {
+async function restore(context: SessionContext, req: IncomingMessage, settings: Remembering) {
   const token = presented(context, req)
   if (!token) return
   const tokens = tokensOf(context)
@@ -189,44 +189,54 @@ async function restore(context: SessionContext, req: IncomingMessage, res: Serve
   if (!found || found.expiresAt <= now) {
     context.emit({ type: 'remember-expired', tokenId })
     if (found) await context.call(() => tokens.destroy(token.id))
-    res.appendHeader('Set-Cookie', rememberCookie(context, undefined))
+    context.queueCookie(rememberCookie(context, undefined))
     return
   }
   const hash = digest(token.validator)
   const withinGrace = (record: TokenRecord) =>
     same(record.previousHash, hash) && record.rotatedAt !== null && now - record.rotatedAt <= settings.grace
-  let next: Presented | undefined
-  if (same(found.hash, hash)) {
-    const rotated = { id: token.id, validator: newRememberToken().validator }
-    const meta = { ...found.meta, lastUsedAt: now }
-    const won = await context.call(() =>
-      tokens.rotate(token.id, found.hash, {
-        hash: digest(rotated.validator),
-        expiresAt: found.expiresAt,
-        rotatedAt: now,
-        meta,
-      }),
-    )
-    if (won) next = rotated
-    else {
-      // A concurrent request of the same browser rotated first: ours is now the previous validator.
-      const again = await context.call(() => tokens.get(token.id))
-      if (!again || !withinGrace(again)) return theft(context, res, found.userId, tokenId)
-    }
-  } else if (!withinGrace(found)) {
-    return theft(context, res, found.userId, tokenId)
-  }
+  const current = same(found.hash, hash)
+  if (!current && !withinGrace(found)) return theft(context, found.userId, tokenId)
+
+  // The session is stored first and the token checked again after: a revocation deletes tokens before sessions, so
+  // whichever way the two interleave, a revoked user's restore ends anonymous.
   const authAt = typeof found.meta.authAt === 'number' ? found.meta.authAt : found.createdAt
   const meta = { ...deviceMeta(context, req, authAt), remembered: true, rememberId: token.id }
   await context.rotate({ carry: 'data', user: { id: found.userId, meta } })
-  if (next) res.appendHeader('Set-Cookie', rememberCookie(context, next, found.expiresAt))
+  if ((await context.call(() => tokens.get(token.id))) === undefined) return undo(context)
   context.emit({ type: 'remember-used', sid: shortId(context.storedKey!), tokenId })
+  if (!current) return // a sibling request of the same page rotated it a moment ago; its response sets the cookie
+
+  // The validator rotates only once the session is stored (in the commit): a response that fails never leaves the
+  // browser holding a validator the store no longer accepts.
+  context.afterWrite(async () => {
+    const rotated = { id: token.id, validator: newRememberToken().validator }
+    const next = {
+      hash: digest(rotated.validator),
+      expiresAt: found.expiresAt,
+      rotatedAt: now,
+      meta: { ...found.meta, lastUsedAt: now },
+    }
+    if (await context.call(() => tokens.rotate(token.id, found.hash, next))) {
+      return rememberCookie(context, rotated, found.expiresAt)
+    }
+    const again = await context.call(() => tokens.get(token.id))
+    if (again === undefined || withinGrace(again)) return undefined // revoked meanwhile, or a sibling rotated first
+    await theft(context, found.userId, tokenId)
+    return undefined
+  })
 }
 
-async function theft(context: SessionContext, res: ServerResponse, userId: string, tokenId: string) {
+async function undo(context: SessionContext): Promise<void> {
+  const key = context.storedKey
+  if (key !== undefined) await context.destroy()
+  context.queueCookie(rememberCookie(context, undefined))
+}
+
+async function theft(context: SessionContext, userId: string, tokenId: string) {
   await context.call(() => destroyUser(context.options.store, userId))
   context.emit({ type: 'remember-theft', tokenId })
-  res.appendHeader('Set-Cookie', rememberCookie(context, undefined))
+  context.queueCookie(rememberCookie(context, undefined))
 }
 
 /**

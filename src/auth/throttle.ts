@@ -88,6 +88,14 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
   if (store !== undefined && typeof (store as { counters?: CounterStore } | null)?.counters?.hit !== 'function') {
     throw invalidOption('store', 'must have rate-limit counters')
   }
+  // `req.body.email` throws when no body parser ran (Express 5 leaves req.body undefined): no account, not a 500.
+  const accountOf = (req: IncomingMessage): unknown => {
+    try {
+      return account?.call(options, req as ThrottledRequest)
+    } catch {
+      return undefined
+    }
+  }
   const lockMs = (strike: number) => Math.min(baseMs * 2 ** (strike - 1), maxMs)
 
   return (req, res, next) => {
@@ -98,7 +106,7 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
     const context = contextOf(req)
     const counters = countersOf(store ?? context.options.store)
     const call = <T>(work: () => Promise<T>) => storeCall(context.options, work)
-    const name = account?.call(options, req as ThrottledRequest)
+    const name = accountOf(req)
     const normalized = typeof name === 'string' ? name.trim().toLowerCase() : ''
     const subjects: Subject[] = [
       ...(normalized ? [{ kind: 'account' as const, key: `a:${digest(normalized)}`, limit: perAccount }] : []),

@@ -60,7 +60,8 @@ export function csrf(options?: CsrfOptions): Middleware {
     const req = incoming as CsrfRequest
     // Mounted twice (globally and on a router, say): the first instance decides.
     if (req[DECIDED]) return next()
-    const safe = SAFE_METHODS.has(req.method!)
+    // method-override rewrites req.method: decide on the method the browser sent.
+    const safe = SAFE_METHODS.has((req as { originalMethod?: string }).originalMethod ?? req.method!)
     const keeper = keeperOf(req, res, !safe, o.onEvent, dropInEmit)
     if (!keeper) {
       const message = 'coatcheck: csrf() needs session() or coatcheck/express-session to run before it'

@@ -66,7 +66,8 @@ function modernKeeper(
   // Once a session is stored its meta secret rules, so a pre-session secret from before (a login, say) is dropped,
   // and not reused should this request end the session (a logout that renders a form gets a new one).
   if (context.storedKey !== undefined && hasCookie(req.headers.cookie, name)) {
-    res.appendHeader('Set-Cookie', preSessionCookie(name, context.secure))
+    // Queued, not set: appended at release after the app's own headers, and dropped with the rest on a failed commit.
+    context.queueCookie(preSessionCookie(name, context.secure))
     cookieRead = true
   }
   const preSession = () => {
@@ -97,7 +98,7 @@ function modernKeeper(
         fresh = preSession() ?? newSecret()
         if (fresh !== cookieSecret) {
           if (res.headersSent) throw lateCookie()
-          res.appendHeader('Set-Cookie', preSessionCookie(name, context.secure, fresh, secrets[0]!))
+          context.queueCookie(preSessionCookie(name, context.secure, fresh, secrets[0]!))
           cookieSecret = fresh
         }
       }

@@ -12,6 +12,12 @@ import type { ResolvedOptions } from './options.ts'
 import { type Carried, cookieMaxAge, type Deadlines, expiryOf, newRecord, slidDeadline, touchDue } from './record.ts'
 import type { Callback, RegenerateOptions } from './types.ts'
 
+/**
+ * The most signed session cookies one request may make us look up: a browser sends a few at most (other paths, a
+ * parent domain), and a header repeating a stale one must not cost a store call per copy.
+ */
+const MAX_CANDIDATES = 3
+
 /** Options of {@link SessionContext.rotate}. */
 export interface RotateOptions {
   /**
@@ -51,8 +57,10 @@ export class SessionContext {
   #forceTouch = false
   /** `meta` changed since the last write (a CSRF secret, say): the next write of a stored session carries it. */
   #metaChanged = false
-  /** Other cookies the response must carry (remember-me), sent with the commit. */
+  /** Other cookies the response must carry (remember-me, CSRF), sent with the commit. */
   #cookies: string[] | undefined
+  /** Work that must happen only once the session is stored (a remember-me rotation), run by the commit. */
+  #afterWrite: Array<() => Promise<string | undefined>> | undefined
   /** The tail of this request's store writes: each runs after the one before it. */
   #queue: Promise<unknown> = Promise.resolve()
   /** The deadlines a new ID of the same session keeps (`regenerate({ keep })`): a new ID is not a new login. */
@@ -139,16 +147,38 @@ export class SessionContext {
     this.#mayNeedCommit()
   }
 
-  /** Adds a Set-Cookie value (a remember-me cookie) that the response carries with the session's own. */
+  /**
+   * Adds a Set-Cookie value (remember-me, CSRF) that the response carries with the session's own: appended when the
+   * response is released, after the app's own headers, and dropped with the rest when the commit fails.
+   */
   queueCookie(value: string): void {
     if (this.#cookies === undefined) this.#cookies = [value]
     else this.#cookies.push(value)
     this.#mayNeedCommit()
   }
 
-  /** True once a user was logged in on this request (`rotate` with a `user`) and stored. */
+  /**
+   * Runs `work` in the commit, once the session's own write succeeded; a cookie it resolves goes with the response.
+   * A rejection fails the commit (a 503). For state outside the session that must change only if the session was
+   * stored, such as rotating a remember-me validator the browser must receive.
+   */
+  afterWrite(work: () => Promise<string | undefined>): void {
+    if (this.#afterWrite === undefined) this.#afterWrite = [work]
+    else this.#afterWrite.push(work)
+    this.#mayNeedCommit()
+  }
+
+  /**
+   * True once `logIn` (a password login) succeeded on this request; a remember-me restore does not count, so it can
+   * never clear a login throttle.
+   */
   get loggedInHere(): boolean {
     return this.#loggedInHere
+  }
+
+  /** Notes that `logIn` succeeded on this request (see `loggedInHere`). */
+  notePasswordLogin(): void {
+    this.#loggedInHere = true
   }
 
   /**
@@ -191,7 +221,8 @@ export class SessionContext {
       const found = this.#o.cookies.verify(value)
       if (found === undefined) continue
       if (verified === undefined) verified = [found]
-      else verified.push(found)
+      else if (verified.length >= MAX_CANDIDATES) break
+      else if (!verified.some((v) => v.key === found.key)) verified.push(found)
     }
     if (verified === undefined) {
       this.#startNew({})
@@ -219,7 +250,7 @@ export class SessionContext {
 
   /** False when `commit()` would certainly write nothing and set no cookie (most read-only requests). */
   needsCommit(): boolean {
-    if (this.#deadlineWritten || this.#forceTouch || this.#metaChanged || this.#cookies) return true
+    if (this.#deadlineWritten || this.#forceTouch || this.#metaChanged || this.#cookies || this.#afterWrite) return true
     if (this.#data.mayHaveChanged()) return true
     const stored = this.#stored
     if (stored === undefined) return this.#presented || this.#userId !== null
@@ -229,6 +260,12 @@ export class SessionContext {
   /** Writes what changed and returns the Set-Cookie values the response needs, if any. */
   async commit(): Promise<string[] | undefined> {
     await this.#persist()
+    const after = this.#afterWrite
+    this.#afterWrite = undefined
+    for (const work of after ?? []) {
+      const cookie = await work()
+      if (cookie !== undefined) this.queueCookie(cookie)
+    }
     const session = this.#sessionCookie()
     const others = this.#cookies
     this.#cookies = undefined
@@ -291,35 +328,42 @@ export class SessionContext {
     const taken = carry === 'nothing' ? {} : this.#data.snapshot()
     const same = carry === 'session'
     const userId = same ? this.#userId : null
-    const meta = same ? this.#meta : {}
+    // A new ID is a privilege change: the CSRF secret does not come along.
+    const { csrf: _csrf, ...meta } = same ? this.#meta : {}
     const carried = same ? (stored ?? this.#carried) : undefined
-    // The same session under a new ID is stored before the old one goes, so a revocation that runs in between finds
-    // one of them; the old one must still have been live, or the new one goes too.
-    let live = true
-    if (previous !== undefined && !same) live = await this.call(() => this.#o.store.destroy(previous))
-    this.#startNew(live ? taken : {})
-    if (same && live) {
-      this.#userId = userId
-      this.#meta = meta
-      this.#carried = carried && { createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt }
-    }
-    if (user) {
-      this.#userId = user.id
-      this.#meta = user.meta
-    }
-    this.emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
-    if (same && previous !== undefined) {
-      await this.#write()
-      if (!(await this.call(() => this.#o.store.destroy(previous)))) {
-        const created = this.storedKey
-        if (created !== undefined) await this.call(() => this.#o.store.destroy(created))
-        this.#startNew({})
+    try {
+      // The same session under a new ID is stored before the old one goes, so a revocation that runs in between finds
+      // one of them; the old one must still have been live, or the new one goes too.
+      let live = true
+      if (previous !== undefined && !same) live = await this.call(() => this.#o.store.destroy(previous))
+      this.#startNew(live ? taken : {})
+      if (same && live) {
+        this.#userId = userId
+        this.#meta = meta
+        this.#carried = carried && { createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt }
       }
+      if (user) {
+        this.#userId = user.id
+        this.#meta = user.meta
+      }
+      this.emit({ type: 'regenerated', sid: shortId(this.id), ...(previous && { previousSid: shortId(previous) }) })
+      if (same && previous !== undefined) {
+        await this.#write()
+        if (!(await this.call(() => this.#o.store.destroy(previous)))) await this.#undo()
+      }
+      if (user) await this.#write()
+    } catch (error) {
+      // Fail closed: a rotation that did not finish must not leave a user for the commit to store after all.
+      await this.#undo().catch(() => {})
+      throw error
     }
-    if (user) {
-      await this.#write()
-      this.#loggedInHere = true
-    }
+  }
+
+  /** Drops the session this request created (best effort) and starts an empty, anonymous one. */
+  async #undo(): Promise<void> {
+    const created = this.storedKey
+    this.#startNew({})
+    if (created !== undefined) await this.call(() => this.#o.store.destroy(created))
   }
 
   async #destroy(): Promise<void> {
@@ -353,7 +397,8 @@ export class SessionContext {
   async #write(): Promise<void> {
     const o = this.#o
     const diff = this.#data.diff()
-    if (diff.bytes > o.maxBytes) {
+    // A change that shrinks a session stored under a larger bound always applies; the store checks exactly.
+    if (diff.bytes > o.maxBytes && diff.bytes > diff.storedBytes) {
       throw new CoatcheckError(
         'SESSION_TOO_LARGE',
         `coatcheck: session of ${diff.bytes} bytes exceeds maxBytes (${o.maxBytes})`,
@@ -373,7 +418,8 @@ export class SessionContext {
     const stored = this.#stored
     if (stored === undefined) {
       if (!diff.changed && this.#userId === null) return
-      const record = newRecord(o, now, { data: diff.set, userId: this.#userId, meta: this.#meta }, this.#carried)
+      const meta = this.#meta
+      const record = newRecord(o, now, { data: diff.set, userId: this.#userId, meta }, this.#carried)
       const key = this.id
       // The key is 256 bits from the CSPRNG: a store that would read before it writes need not.
       if (!(await this.call(() => o.store.create(key, record, { unique: true })))) {
@@ -381,7 +427,7 @@ export class SessionContext {
       }
       this.#data.written(diff)
       this.#forceTouch = false
-      this.#metaChanged = false
+      if (this.#meta === meta) this.#metaChanged = false
       this.#stored = record
       this.#deadlineWritten = true
       this.#mayNeedCommit()

@@ -36,6 +36,10 @@ export interface DataDiff {
   changed: boolean
   /** Serialized size of the whole session after the change (keys + JSON values), in bytes. */
   bytes: number
+  /** Serialized size of the session as the store holds it now, in bytes (what a shrinking change is compared to). */
+  storedBytes: number
+  /** The tracker's change count when the diff was taken: a key changed after it stays dirty once this is written. */
+  generation: number
 }
 
 /**
@@ -49,6 +53,9 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   private stored: StoredData
   private ownsStored = false
   /** Keys assigned, deleted, or read while holding an object. A dirty key is never parsed from `stored` again. */
+  /** Counts changes; `changedAt` holds the count at each dirty key's last change. */
+  private generation = 0
+  private readonly changedAt = new Map<string, number>()
   private readonly dirty = new Set<string>()
   private readonly values: Record<string, unknown> = Object.create(null)
   private readonly reserved: Reserved
@@ -83,7 +90,7 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     const set: StoredData = {}
     const unset: string[] = []
     for (const key of this.dirty) {
-      const json = Object.hasOwn(this.values, key) ? JSON.stringify(this.values[key]) : undefined
+      const json = Object.hasOwn(this.values, key) ? serialize(key, this.values[key]) : undefined
       if (json === undefined) {
         if (this.isStored(key)) unset.push(key)
       } else if (!this.isStored(key) || this.stored[key] !== json) {
@@ -91,7 +98,9 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
       }
     }
     const changed = unset.length > 0 || Object.keys(set).length > 0
-    return { set, unset, changed, bytes: changed ? this.sizeAfter(set, unset) : 0 }
+    const bytes = changed ? this.sizeAfter(set, unset) : 0
+    const storedBytes = changed ? this.sizeAfter({}, []) : 0
+    return { set, unset, changed, bytes, storedBytes, generation: this.generation }
   }
 
   /** Records that `diff` reached the store. Keys holding objects stay dirty: they can still be mutated in place. */
@@ -106,7 +115,12 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     }
     for (const key of this.dirty) {
       const value = this.values[key]
-      if (typeof value !== 'object' || value === null) this.dirty.delete(key)
+      // A key changed again while this write was in flight (an unawaited save) must still be written.
+      if ((this.changedAt.get(key) ?? 0) > diff.generation) continue
+      if (typeof value !== 'object' || value === null) {
+        this.dirty.delete(key)
+        this.changedAt.delete(key)
+      }
     }
   }
 
@@ -169,6 +183,7 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   private markDirty(key: string): void {
     const first = this.dirty.size === 0
     this.dirty.add(key)
+    this.changedAt.set(key, ++this.generation)
     if (first) this.reserved.dataChanged()
   }
 
@@ -202,6 +217,24 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     }
     for (const key in set) bytes += Buffer.byteLength(key) + Buffer.byteLength(set[key]!)
     return bytes
+  }
+}
+
+/** A value's JSON text; a value JSON cannot hold, or one nested deep enough to overflow the stack, is refused. */
+function serialize(key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value)
+  } catch (error) {
+    const name = JSON.stringify(key)
+    if (error instanceof RangeError) {
+      throw new CoatcheckError('SESSION_TOO_DEEP', `coatcheck: session key ${name} nests too deep to store`, 413)
+    }
+    throw new CoatcheckError(
+      'INVALID_VALUE',
+      `coatcheck: session key ${name} holds a value JSON cannot store (${String(error)})`,
+      500,
+      { cause: error },
+    )
   }
 }
 

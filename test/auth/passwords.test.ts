@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
+import { once } from 'node:events'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { describe, it, mock } from 'node:test'
 import { deviceLabel } from '../../src/auth/useragent.ts'
@@ -45,9 +46,12 @@ describe('passwords', () => {
       )
       const hash = '$argon2id$v=19$m=19456,t=2,p=1$kEIHLJR0h1bTPrRSFG0sjA$iafSWeghqsxhUQiuZJ3OK6LrzspYIE44u//T1P6Pdd4'
       assert.deepEqual(await verifyPassword(hash, 'é'.repeat(600)), { ok: false, needsRehash: false })
+      assert.equal(argon2.mock.callCount(), 0)
+      // A hash in another format costs one (dummy) verification, like an unknown user, so timing tells nothing.
       const bcrypt = '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'
       assert.deepEqual(await verifyPassword(bcrypt, 'password'), { ok: false, needsRehash: false })
-      assert.equal(argon2.mock.callCount(), 0)
+      assert.deepEqual(await verifyPassword('pbkdf2_sha256$600000$salt$hash', 'pw'), { ok: false, needsRehash: false })
+      assert.equal(argon2.mock.callCount(), 2)
     } finally {
       argon2.mock.restore()
     }
@@ -128,15 +132,18 @@ describe('passwords', () => {
     }
   })
 
-  it('the arguments in bcrypt’s order (password, hash) are a clear error, not a silent ok: false', async () => {
+  it('the arguments in bcrypt’s order (password, hash) answer ok: false with a warning that says so', async () => {
     const hash = await hashPassword('s3cret!')
     const bcrypt = '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'
+    const warned = once(process, 'warning')
     for (const stored of [hash, bcrypt]) {
-      await assert.rejects(
-        verifyPassword('s3cret!', stored),
-        (e) => e instanceof CoatcheckError && /takes \(hash, password\)/.test(e.message),
-      )
+      assert.deepEqual(await verifyPassword('s3cret!', stored), { ok: false, needsRehash: false })
     }
+    const [warning] = (await warned) as [Error & { code?: string }]
+    assert.equal(warning.code, 'COATCHECK_SWAPPED_ARGUMENTS')
+    assert.match(warning.message, /takes \(hash, password\)/)
+    // A migrated hash without a leading `$` and a hash-shaped password (client input) must not throw either.
+    assert.deepEqual(await verifyPassword('pbkdf2_sha256$1$s$h', '$argon2id$guess'), { ok: false, needsRehash: false })
     // What a client can send must never make it throw: a hash-shaped password for an unknown user or a real hash.
     assert.deepEqual(await verifyPassword(undefined, hash), { ok: false, needsRehash: false })
     assert.deepEqual(await verifyPassword(hash, bcrypt), { ok: false, needsRehash: false })
