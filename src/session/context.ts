@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http'
 import { rawCookieValues, serializeCookie } from '../core/cookie.ts'
-import { jsonDepth } from '../core/json.ts'
 import { isSecure } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
 import { hashedKey, newToken, shortId, sign, type Verified } from '../core/token.ts'
@@ -8,6 +7,7 @@ import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
 import type { SessionMeta, SessionRecord } from '../stores/types.ts'
 import { SessionDataTracker } from './data.ts'
+import { checkLimits } from './limits.ts'
 import type { ResolvedOptions } from './options.ts'
 import { type Carried, cookieMaxAge, type Deadlines, expiryOf, newRecord, slidDeadline, touchDue } from './record.ts'
 import type { Callback, RegenerateOptions } from './types.ts'
@@ -397,23 +397,7 @@ export class SessionContext {
   async #write(): Promise<void> {
     const o = this.#o
     const diff = this.#data.diff()
-    // A change that shrinks a session stored under a larger bound always applies; the store checks exactly.
-    if (diff.bytes > o.maxBytes && diff.bytes > diff.storedBytes) {
-      throw new CoatcheckError(
-        'SESSION_TOO_LARGE',
-        `coatcheck: session of ${diff.bytes} bytes exceeds maxBytes (${o.maxBytes})`,
-        413,
-      )
-    }
-    for (const key in diff.set) {
-      if (jsonDepth(diff.set[key]!, o.maxDepth) > o.maxDepth) {
-        throw new CoatcheckError(
-          'SESSION_TOO_DEEP',
-          `coatcheck: session key ${JSON.stringify(key)} nests deeper than maxDepth (${o.maxDepth})`,
-          413,
-        )
-      }
-    }
+    checkLimits(diff, o)
     const now = o.now()
     const stored = this.#stored
     if (stored === undefined) {
