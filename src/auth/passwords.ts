@@ -157,10 +157,12 @@ function warnSwapped(): void {
 // The first argument must be a non-empty string that is not a hash, so neither an unknown user (no hash) nor a
 // client posting a hash-shaped password can make it throw.
 function isSwapped(hash: unknown, password: unknown): boolean {
+  // A stored hash in another format (a migrated `pbkdf2_sha256$...`) holds a `$` too: only a first argument with
+  // none looks like a password, so a client posting a hash-shaped password cannot raise the warning.
   return (
     typeof hash === 'string' &&
     hash !== '' &&
-    !hash.startsWith('$') &&
+    !hash.includes('$') &&
     typeof password === 'string' &&
     HASH_LIKE.test(password)
   )

@@ -60,8 +60,10 @@ export function csrf(options?: CsrfOptions): Middleware {
     const req = incoming as CsrfRequest
     // Mounted twice (globally and on a router, say): the first instance decides.
     if (req[DECIDED]) return next()
-    // method-override rewrites req.method: decide on the method the browser sent.
-    const safe = SAFE_METHODS.has((req as { originalMethod?: string }).originalMethod ?? req.method!)
+    // method-override rewrites req.method: safe only when both the method the browser sent and the one the app will
+    // route are safe (a POST rewritten to GET, or a GET rewritten to POST, is decided like a POST).
+    const sent = (req as { originalMethod?: string }).originalMethod ?? req.method!
+    const safe = SAFE_METHODS.has(sent) && SAFE_METHODS.has(req.method!)
     const keeper = keeperOf(req, res, !safe, o.onEvent, dropInEmit)
     if (!keeper) {
       const message = 'coatcheck: csrf() needs session() or coatcheck/express-session to run before it'
