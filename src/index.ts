@@ -8,7 +8,8 @@ export {
   revokeOtherSessions,
   revokeSession,
 } from './auth/devices.ts'
-export { type RequireAuthOptions, requireAuth, requireFresh } from './auth/guards.ts'
+export { type RequireAuthOptions, type RequireFreshOptions, requireAuth, requireFresh } from './auth/guards.ts'
+export { type SessionInfo, sessionInfo } from './auth/info.ts'
 export { type LogInOptions, type LogOutOptions, logIn, logOut } from './auth/login.ts'
 export { hashPassword, type Verification, verifyPassword } from './auth/passwords.ts'
 export { type RememberMeOptions, rememberMe } from './auth/remember.ts'

@@ -4,13 +4,22 @@ import type { Middleware } from '../session/middleware.ts'
 import { contextOf } from '../session/middleware.ts'
 import { intOption, knownKeys } from '../validate.ts'
 
+/** Options of `requireFresh`. */
+export interface RequireFreshOptions {
+  /**
+   * Where to send browsers (requests that accept text/html) to re-enter their password, instead of a 401: a local
+   * path, or a function of the request returning one (to add `?next=`). Default none: always 401 JSON.
+   */
+  redirectTo?: string | ((req: IncomingMessage) => string)
+}
+
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
   /** Where to send browsers (requests that accept text/html) instead of a 401. Default none: always 401 JSON. */
   redirectTo?: string
 }
 
-function refuse(res: ServerResponse, body: Record<string, string>): void {
+function deny(res: ServerResponse, body: Record<string, string>): void {
   res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
   res.end(JSON.stringify(body))
 }
@@ -34,9 +43,7 @@ export function requireAuth(options: RequireAuthOptions = {}, _res?: unknown, ne
   }
   knownKeys('requireAuth()', options, ['redirectTo'])
   const { redirectTo } = options
-  if (redirectTo !== undefined && (typeof redirectTo !== 'string' || !/^\/(?![/\\])/.test(redirectTo))) {
-    throw invalidOption('redirectTo', "must be a local path: starting with '/', not '//'")
-  }
+  if (redirectTo !== undefined) localPath(redirectTo)
   return (req, res, next) => {
     try {
       if (contextOf(req).userId !== null) return next()
@@ -48,27 +55,38 @@ export function requireAuth(options: RequireAuthOptions = {}, _res?: unknown, ne
       res.end()
       return
     }
-    refuse(res, { error: 'Unauthorized' })
+    deny(res, { error: 'Unauthorized' })
   }
 }
 
 /**
  * Guards sensitive actions: the user must have logged in (entered a password) within `maxAgeMs`. Otherwise a 401
  * `{ "error": "Reauthentication required", "reason": "stale" }` that the app can turn into "confirm your password"
- * (`reason: "unauthenticated"` when nobody is logged in). Sessions restored by remember-me are never fresh.
+ * (`reason: "unauthenticated"` when nobody is logged in), or, with `redirectTo`, a 303 there for requests that accept
+ * HTML. Sessions restored by remember-me are never fresh.
  *
  * @example
  * ```ts
  * app.post('/account/password', requireAuth(), requireFresh(10 * 60_000), changePassword)
+ * app.get('/account/password', requireFresh(10 * 60_000, { redirectTo: (req) => `/confirm?next=${req.url}` }), form)
  * ```
  */
-export function requireFresh(maxAgeMs: number): Middleware
-export function requireFresh(maxAgeMs: number, _res?: unknown, next?: unknown): Middleware {
+export function requireFresh(maxAgeMs: number, options?: RequireFreshOptions): Middleware
+export function requireFresh(maxAgeMs: number, options?: unknown, next?: unknown): Middleware {
   if (mountedBare(maxAgeMs, next)) {
     next(misuse('requireFresh(maxAgeMs)'))
     return undefined as unknown as Middleware
   }
   intOption('maxAgeMs', maxAgeMs, undefined)
+  knownKeys('requireFresh()', options, ['redirectTo'])
+  const { redirectTo } = (options ?? {}) as RequireFreshOptions
+  if (redirectTo !== undefined && typeof redirectTo !== 'function') localPath(redirectTo)
+  const refuse = (req: IncomingMessage, res: ServerResponse, body: Record<string, string>) => {
+    if (redirectTo === undefined || !acceptsHtml(req)) return deny(res, body)
+    const location = typeof redirectTo === 'function' ? redirectTo(req) : redirectTo
+    res.writeHead(303, { location, 'cache-control': 'no-store' })
+    res.end()
+  }
   return (req, res, next) => {
     let context: ReturnType<typeof contextOf>
     try {
@@ -76,11 +94,17 @@ export function requireFresh(maxAgeMs: number, _res?: unknown, next?: unknown): 
     } catch (error) {
       return next(error)
     }
-    if (context.userId === null) return refuse(res, { error: 'Unauthorized', reason: 'unauthenticated' })
+    if (context.userId === null) return refuse(req, res, { error: 'Unauthorized', reason: 'unauthenticated' })
     const { authAt, remembered } = context.meta
     const fresh = typeof authAt === 'number' && context.options.now() - authAt <= maxAgeMs && remembered !== true
     if (fresh) return next()
-    refuse(res, { error: 'Reauthentication required', reason: 'stale' })
+    refuse(req, res, { error: 'Reauthentication required', reason: 'stale' })
+  }
+}
+
+function localPath(redirectTo: unknown): void {
+  if (typeof redirectTo !== 'string' || !/^\/(?![/\\])/.test(redirectTo)) {
+    throw invalidOption('redirectTo', "must be a local path: starting with '/', not '//'")
   }
 }
 

@@ -5,7 +5,7 @@ import { storeCall } from '../core/store-call.ts'
 import { CoatcheckError, invalidOption } from '../errors.ts'
 import { contextOf, type Middleware } from '../session/middleware.ts'
 import type { CounterState, CounterStore, SessionStore } from '../stores/types.ts'
-import { intOption, knownKeys } from '../validate.ts'
+import { fnOption, intOption, knownKeys } from '../validate.ts'
 import { ipKey } from './ip.ts'
 
 /** A limit: at most `max` attempts per `windowMs`. */
@@ -31,6 +31,12 @@ export interface LoginThrottleOptions {
    * then limited per IP only. Default none.
    */
   account?(req: ThrottledRequest): unknown
+  /**
+   * Answers a throttled attempt instead of the default 429 JSON (to render the sign-in page saying when to try again,
+   * say). It gets the seconds until the lockout ends; `Retry-After` and `Cache-Control: no-store` are already set,
+   * and the status is 429 unless it changes it. Default: `429 {"error":"Too many attempts. Try again later."}`.
+   */
+  onLimited?(req: ThrottledRequest, res: ServerResponse, retryAfterSeconds: number): void
   /** Failed attempts allowed per account. Default 5 per 15 min. */
   perAccount?: Limit
   /** Attempts allowed per client IP (trust-proxy aware, via the session's `trustProxy`). Default 100 per 15 min. */
@@ -71,7 +77,7 @@ interface Subject {
  * route, after the body parser and the session middleware.
  */
 export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
-  knownKeys(FACTORY, options, ['account', 'perAccount', 'perIp', 'ipv6Subnet', 'backoff', 'store'])
+  knownKeys(FACTORY, options, ['account', 'onLimited', 'perAccount', 'perIp', 'ipv6Subnet', 'backoff', 'store'])
   const perAccount = limit('perAccount', options.perAccount, { max: 5, windowMs: 15 * MINUTE })
   const perIp = limit('perIp', options.perIp, { max: 100, windowMs: 15 * MINUTE })
   const ipv6Subnet = intOption('ipv6Subnet', options.ipv6Subnet, 64, { max: 128 })
@@ -96,6 +102,7 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
       return undefined
     }
   }
+  const onLimited = fnOption<NonNullable<LoginThrottleOptions['onLimited']>>('onLimited', options.onLimited)
   const lockMs = (strike: number) => Math.min(baseMs * 2 ** (strike - 1), maxMs)
 
   return (req, res, next) => {
@@ -119,7 +126,7 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
     const locks = await call(() => Promise.all(subjects.map((s) => counters.peek(`lock:${s.key}`))))
     for (const [i, subject] of subjects.entries()) {
       const lock = locks[i]
-      if (lock) return refuse(res, lock.resetAt - context.options.now(), report(subject))
+      if (lock) return refuse(req, res, lock.resetAt - context.options.now(), report(subject))
     }
     const rounds = strikes.map(round)
     for (const [i, subject] of subjects.entries()) {
@@ -131,7 +138,7 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
         await call(() => counters.hit(`lock:${subject.key}`, lockMs(strike)))
         await call(() => counters.hit(`strikes:${subject.key}`, DAY))
       }
-      return refuse(res, lockMs(strike), report(subject))
+      return refuse(req, res, lockMs(strike), report(subject))
     }
     const first = subjects[0]!
     if (first.kind === 'account') {
@@ -148,23 +155,27 @@ export function loginThrottle(options: LoginThrottleOptions = {}): Middleware {
     }
     return true
   }
+
+  function refuse(req: IncomingMessage, res: ServerResponse, retryMs: number, report: () => void): false {
+    report()
+    const seconds = Math.max(1, Math.ceil(retryMs / 1000))
+    res.statusCode = 429
+    res.setHeader('cache-control', 'no-store')
+    res.setHeader('retry-after', String(seconds))
+    if (onLimited) {
+      onLimited.call(options, req as ThrottledRequest, res, seconds)
+      return false
+    }
+    res.setHeader('content-type', 'application/json; charset=utf-8')
+    res.end(MESSAGE)
+    return false
+  }
 }
 
 // A round of counting is named by its strike counter's window and count, so a round is never counted twice, even
 // after a successful login forgot the strikes.
 function round(strikes: CounterState | undefined): string {
   return strikes ? `${strikes.resetAt}.${strikes.count}` : '0'
-}
-
-function refuse(res: ServerResponse, retryMs: number, report: () => void): false {
-  report()
-  res.writeHead(429, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))),
-  })
-  res.end(MESSAGE)
-  return false
 }
 
 function countersOf(store: SessionStore | { counters?: CounterStore }): CounterStore {

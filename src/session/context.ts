@@ -126,6 +126,11 @@ export class SessionContext {
     return this.#stored === undefined ? undefined : this.#key
   }
 
+  /** The stored session's times, or undefined while the session is new. */
+  get deadlines(): Readonly<Deadlines> | undefined {
+    return this.#stored
+  }
+
   /** Facts about the session that are not user data (auth time, login IP, user agent). */
   get meta(): Readonly<SessionMeta> {
     return this.#meta

@@ -1,200 +1,190 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import express from 'express'
-import { type Browser, type BrowserContext, type Cookie, chromium, type Page, type Response } from 'playwright-core'
-import { hashPassword, logIn, logOut, memoryStore, requireAuth, session, verifyPassword } from '../../src/index.ts'
-import { requireBinary } from '../support/binaries.ts'
-import { listen, type Running } from '../support/http.ts'
+import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core'
+import { postForm, type RunningApp, startApp } from './support/app.ts'
+import { flash, heading, land, launchChromium, newDevice, redirectedPost, shoot } from './support/browser.ts'
 
-const SECRET = 'browser-test-secret-that-is-32-chars-or-more'
+const EMAIL = 'ada@example.com'
 const PASSWORD = 'correct horse battery staple'
-const IDLE_TIMEOUT = 30 * 60_000
-const COOKIE = 'sid' // the default name of a cookie sent over plain HTTP
+const DAY = 86_400_000
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-
-const loginForm = (error?: string) => `<!doctype html><meta charset="utf-8"><title>Sign in</title>
-${error ? `<p id="error">${escapeHtml(error)}</p>` : ''}
-<form id="login" method="post" action="/login">
-<input name="user" autocomplete="username"> <input name="password" type="password" autocomplete="current-password">
-<button>Sign in</button></form>`
-
-/** The app a browser talks to: HTML pages and form posts, as a server-rendered site would have them. */
-async function startSite(): Promise<Running> {
-  const users = new Map([['ada', await hashPassword(PASSWORD)]])
-  const store = memoryStore()
-  const app = express()
-  app.set('env', 'test')
-  app.use(express.urlencoded({ extended: false }))
-  app.use(session({ secret: SECRET, store, idleTimeout: IDLE_TIMEOUT }))
-  app.get('/', (req, res) => {
-    const user = req.session.userId
-    res.type('html').send(
-      user
-        ? `<!doctype html><meta charset="utf-8"><title>Home</title>
-<p id="who">signed in as ${escapeHtml(user)}</p>
-<form id="logout" method="post" action="/logout"><button>Sign out</button></form>`
-        : loginForm(),
-    )
-  })
-  app.post('/login', async (req, res) => {
-    const name = String(req.body?.user ?? '')
-    const { ok } = await verifyPassword(users.get(name), String(req.body?.password ?? ''))
-    if (!ok || !users.has(name)) return res.status(401).type('html').send(loginForm('Wrong user name or password'))
-    await logIn(req, name)
-    res.redirect(303, '/')
-  })
-  app.post('/logout', async (req, res) => {
-    await logOut(req, res)
-    res.redirect(303, '/')
-  })
-  app.get('/me', requireAuth(), (req, res) => {
-    res.json({ userId: req.session.userId })
-  })
-  const running = await listen(app)
-  return {
-    ...running,
-    close: async () => {
-      await running.close()
-      await store.close?.()
-    },
-  }
-}
-
-/** Submits a form by clicking its button and waits for the page the navigation ends on (after any redirect). */
-async function submit(page: Page, form: string): Promise<Response> {
-  const [landed] = await Promise.all([
-    page.waitForResponse((r) => r.request().isNavigationRequest() && (r.status() < 300 || r.status() >= 400)),
-    page.click(`${form} button`),
-  ])
-  await page.waitForLoadState('domcontentloaded')
-  return landed
-}
-
-/** Submits `form`, asserting it was a POST answered by a 303 to `/`, and returns the landing page. */
-async function submitAndFollow(page: Page, form: string, site: string): Promise<Response> {
-  const landed = await submit(page, form)
-  const post = landed.request().redirectedFrom()
-  assert.ok(post, 'the form post was redirected')
-  assert.equal(post.method(), 'POST')
-  assert.equal((await post.response())?.status(), 303)
-  assert.equal(landed.url(), `${site}/`)
-  assert.equal(landed.status(), 200)
-  return landed
-}
-
-describe('in Chromium: a form login, the session cookie, and logout', () => {
-  let site: Running
+describe('in Chromium: create an account, sign in, stay in, sign out', () => {
+  let app: RunningApp
   let browser: Browser
   let context: BrowserContext
   let page: Page
 
-  const sessionCookie = async (): Promise<Cookie | undefined> =>
-    (await context.cookies(site.url)).find((c) => c.name === COOKIE)
-  // The page's own view of its cookies: an HttpOnly cookie must not be in it.
+  const cookie = async (name: string): Promise<Cookie | undefined> =>
+    (await context.cookies(app.url)).find((c) => c.name === name)
+  // The page's own view of its cookies: an HttpOnly cookie is never in it.
   const pageCookies = () => page.evaluate<string>('document.cookie')
   const fetchMe = () =>
     page.evaluate(async () => {
-      const response = await fetch('/me')
-      return { status: response.status, body: await response.json() }
+      const response = await fetch('/api/me')
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> }
     })
+  const signIn = async (email: string, password: string) => {
+    await page.getByLabel('Email').fill(email)
+    await page.getByLabel('Password').fill(password)
+    return land(page, page.locator('main').getByRole('button', { name: 'Sign in' }))
+  }
 
   before(async () => {
-    site = await startSite()
-    browser = await chromium.launch({
-      executablePath: requireBinary('chromium', 'chromium'),
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-      timeout: 30_000,
-    })
-    context = await browser.newContext()
-    context.setDefaultTimeout(10_000)
-    page = await context.newPage()
+    app = await startApp()
+    browser = await launchChromium()
+    ;({ context, page } = await newDevice(browser))
   })
 
   after(async () => {
     await browser?.close()
-    await site?.close()
+    await app?.stop()
   })
 
-  // The steps below run in order on one page: each starts where the previous one left the browser.
-  it('shows an anonymous visitor the login form and sets no cookie', async () => {
-    const response = await page.goto(`${site.url}/`)
+  // The steps run in order on one page: each starts where the previous one left the browser.
+  it('shows an anonymous visitor the home page, with "Sign in" and "Create account", and sets no cookie', async () => {
+    const response = await page.goto(`${app.url}/`)
     assert.equal(response?.status(), 200)
     assert.equal(response?.headers()['set-cookie'], undefined)
-    assert.equal(await page.locator('form#login').count(), 1)
-    assert.equal(await page.locator('#who').count(), 0)
-    assert.equal(await pageCookies(), '')
+    assert.equal(await page.locator('main').getByRole('link', { name: 'Sign in' }).count(), 1)
+    assert.equal(await page.locator('main').getByRole('link', { name: 'Create account' }).count(), 1)
     assert.deepEqual(await context.cookies(), [])
+    await shoot(page, 'home')
   })
 
-  it('logs in by a form post whose 303 lands on a page that already knows the user', async () => {
-    await page.fill('input[name=user]', 'ada')
-    await page.fill('input[name=password]', PASSWORD)
+  it('creates an account by a form post whose 303 lands on the dashboard, signed in', async () => {
+    await land(page, page.locator('main').getByRole('link', { name: 'Create account' }))
+    assert.equal(await heading(page), 'Create account')
+    assert.match(await page.locator('.hint').innerText(), /At least 10 characters/)
+    await shoot(page, 'register')
+    assert.equal(await cookie('sid'), undefined, 'rendering a form stores no session')
+
+    await page.getByLabel('Email').fill(EMAIL)
+    await page.getByLabel('Password').fill(PASSWORD)
     const start = Date.now()
-    await submitAndFollow(page, 'form#login', site.url)
-    assert.equal(await page.textContent('#who'), 'signed in as ada')
+    const landed = await land(page, page.getByRole('button', { name: 'Create account' }))
+    assert.deepEqual(await redirectedPost(landed), { method: 'POST', status: 303 })
+    assert.equal(landed.url(), `${app.url}/dashboard`)
+    assert.equal(await heading(page), 'Dashboard')
+    assert.equal(await page.locator('#who').innerText(), EMAIL)
+    assert.equal(await flash(page), 'Welcome! Your account is ready.')
+    assert.equal(await page.locator('#restored').innerText(), 'No')
+    assert.equal(landed.headers()['cache-control'], 'no-store')
+    await shoot(page, 'dashboard')
 
-    const cookie = await sessionCookie()
-    assert.ok(cookie, 'the session cookie is set')
-    assert.equal(cookie.httpOnly, true)
-    assert.equal(cookie.sameSite, 'Lax')
-    assert.equal(cookie.path, '/')
-    assert.equal(cookie.domain, '127.0.0.1') // host-only: no Domain attribute
-    assert.equal(cookie.secure, false) // plain HTTP
-    // `s:<256-bit token, base64url>.<HMAC>` URI-encoded: an opaque ticket, nothing about the user in it.
-    assert.match(decodeURIComponent(cookie.value), /^s:[A-Za-z0-9_-]{43}\.[A-Za-z0-9+/]{43}$/)
-    // A persistent cookie whose Max-Age is the idle timeout.
-    const expected = (start + IDLE_TIMEOUT) / 1000
-    assert.ok(Math.abs(cookie.expires - expected) < 10, `expires ${cookie.expires}, expected about ${expected}`)
+    // The session cookie, read from the browser: an opaque ticket, HttpOnly, SameSite=Lax, host-only.
+    const sid = await cookie('sid')
+    assert.ok(sid, 'the session cookie is set')
+    assert.equal(sid.httpOnly, true)
+    assert.equal(sid.sameSite, 'Lax')
+    assert.equal(sid.path, '/')
+    assert.equal(sid.domain, '127.0.0.1') // host-only: no Domain attribute (that would read ".127.0.0.1")
+    assert.equal(sid.secure, false) // plain HTTP
+    assert.match(decodeURIComponent(sid.value), /^s:[A-Za-z0-9_-]{43}\.[A-Za-z0-9+/]{43}$/)
+    const expected = (start + DAY) / 1000 // Max-Age: the idle timeout (24 h)
+    assert.ok(Math.abs(sid.expires - expected) < 10, `expires ${sid.expires}, expected about ${expected}`)
+    for (const c of await context.cookies()) {
+      assert.equal(c.httpOnly, true, `${c.name} is HttpOnly`)
+      assert.equal(c.sameSite, 'Lax', `${c.name} is SameSite=Lax`)
+      assert.equal(c.domain, '127.0.0.1', `${c.name} has no Domain`)
+    }
     assert.equal(await pageCookies(), '')
   })
 
-  it('answers fetch("/me") from the page with the user', async () => {
-    assert.deepEqual(await fetchMe(), { status: 200, body: { userId: 'ada' } })
+  it('answers fetch("/api/me") from the page, and stays signed in across a reload', async () => {
+    const me = await fetchMe()
+    assert.equal(me.status, 200)
+    assert.equal(me.body.email, EMAIL)
+    const reloaded = await page.reload()
+    assert.equal(reloaded?.status(), 200)
+    assert.equal(await page.locator('#who').innerText(), EMAIL)
+    assert.equal(await flash(page), null, 'a flash message shows once')
   })
 
-  it('logs out by a form post: the cookie is gone and replaying it is anonymous', async () => {
-    const old = await sessionCookie()
+  it('signs out by the header\'s POST button: "Signed out", and the back button shows nothing private', async () => {
+    const old = await cookie('sid')
     assert.ok(old)
-    await submitAndFollow(page, 'form#logout', site.url)
-    assert.equal(await page.locator('form#login').count(), 1)
-    assert.equal(await page.locator('#who').count(), 0)
-    assert.equal(await sessionCookie(), undefined)
+    const landed = await land(page, page.locator('header').getByRole('button', { name: 'Sign out' }))
+    assert.deepEqual(await redirectedPost(landed), { method: 'POST', status: 303 })
+    assert.equal(landed.url(), `${app.url}/`)
+    assert.equal(await flash(page), 'Signed out')
+    assert.equal(await page.locator('header').getByRole('link', { name: 'Sign in' }).count(), 1)
+    assert.notEqual((await cookie('sid'))?.value, old.value)
     assert.deepEqual(await fetchMe(), { status: 401, body: { error: 'Unauthorized' } })
+    await shoot(page, 'signed-out')
 
+    // Back to the dashboard: it was no-store, so the browser asks again and is sent to sign in.
+    const back = await page.goBack()
+    assert.equal(new URL(page.url()).pathname, '/login')
+    assert.equal(back?.status(), 200)
+    assert.equal(await heading(page), 'Sign in')
+    assert.doesNotMatch(await page.content(), new RegExp(EMAIL))
+
+    // The old cookie, replayed, is nobody's.
     await context.addCookies([old])
-    assert.equal((await sessionCookie())?.value, old.value)
-    const home = await page.goto(`${site.url}/`)
-    assert.equal(home?.status(), 200)
-    assert.equal(await page.locator('form#login').count(), 1)
-    assert.equal(await page.locator('#who').count(), 0)
-    const me = await page.goto(`${site.url}/me`)
-    assert.equal(me?.status(), 401)
-    assert.deepEqual(await me?.json(), { error: 'Unauthorized' })
+    await page.goto(`${app.url}/dashboard`)
+    assert.equal(await heading(page), 'Sign in')
+    assert.deepEqual(await fetchMe(), { status: 401, body: { error: 'Unauthorized' } })
   })
 
-  it('answers a wrong password with a 401 error page and no cookie', async () => {
+  it('answers a wrong password with one generic error (role="alert"), a 401, and no session', async () => {
     await context.clearCookies()
-    await page.goto(`${site.url}/`)
-    await page.fill('input[name=user]', 'ada')
-    await page.fill('input[name=password]', 'not the password')
-    const response = await submit(page, 'form#login')
-    assert.equal(response.request().method(), 'POST')
-    assert.equal(response.request().redirectedFrom(), null)
+    await page.goto(`${app.url}/login`)
+    await page.getByLabel('Email').focus() // the screenshot shows the focus ring
+    await shoot(page, 'login')
+    const response = await signIn(EMAIL, 'not the password')
     assert.equal(response.status(), 401)
-    assert.equal(response.headers()['set-cookie'], undefined)
-    assert.equal(await page.textContent('#error'), 'Wrong user name or password')
-    assert.equal(await page.locator('form#login').count(), 1)
-    assert.deepEqual(await context.cookies(), [])
-    assert.deepEqual(await fetchMe(), { status: 401, body: { error: 'Unauthorized' } })
+    assert.equal(response.request().redirectedFrom(), null)
+    assert.equal(await page.getByRole('alert').innerText(), 'Wrong email or password.')
+    assert.equal(await page.getByLabel('Email').inputValue(), EMAIL)
+    assert.equal(await cookie('sid'), undefined)
+    await shoot(page, 'login-error')
+    // An unknown account gets the very same answer.
+    const unknown = await signIn('nobody@example.com', 'not the password')
+    assert.equal(unknown.status(), 401)
+    assert.equal(await page.getByRole('alert').innerText(), 'Wrong email or password.')
+  })
+
+  it('returns to ?next= when it is a local path, and to the dashboard otherwise', async () => {
+    // A protected page sends a visitor to sign in, and back.
+    await page.goto(`${app.url}/devices`)
+    assert.equal(new URL(page.url()).search, `?next=${encodeURIComponent('/devices')}`)
+    assert.equal(new URL((await signIn(EMAIL, PASSWORD)).url()).pathname, '/devices')
+    // Elsewhere: never (the other hostile forms are checked in app.test.ts).
+    await land(page, page.locator('header').getByRole('button', { name: 'Sign out' }))
+    await page.goto(`${app.url}/login?next=${encodeURIComponent('//evil.example/x')}`)
+    assert.equal((await signIn(EMAIL, PASSWORD)).url(), `${app.url}/dashboard`)
+  })
+
+  it('says a duplicate email is taken', async () => {
+    await land(page, page.locator('header').getByRole('button', { name: 'Sign out' }))
+    await page.goto(`${app.url}/register`)
+    await page.getByLabel('Email').fill(` ${EMAIL.toUpperCase()} `)
+    await page.getByLabel('Password').fill('another long password')
+    const response = await land(page, page.getByRole('button', { name: 'Create account' }))
+    assert.equal(response.status(), 409)
+    assert.match(await page.getByRole('alert').innerText(), /already exists/)
+    await shoot(page, 'register-error')
+  })
+
+  it('says when to try again after too many attempts (429, Retry-After)', async () => {
+    // Five wrong guesses at one account from this same IP (by a script), then the browser's sixth is refused.
+    const statuses = []
+    for (let i = 0; i < 5; i++) {
+      statuses.push(await postForm(app.url, '/login', { email: 'mallory@example.com', password: `guess ${i}` }))
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401])
+    await page.goto(`${app.url}/login`)
+    const response = await signIn('mallory@example.com', 'one more guess')
+    assert.equal(response.status(), 429)
+    assert.equal(response.headers()['retry-after'], '60')
+    assert.equal(await page.getByRole('alert').innerText(), 'Too many attempts. Try again in 1 minute.')
+    await shoot(page, 'login-throttled')
+  })
+
+  it('has a page for an unknown path', async () => {
+    const response = await page.goto(`${app.url}/no/such/page`)
+    assert.equal(response?.status(), 404)
+    assert.equal(await heading(page), 'Page not found')
+    await shoot(page, 'not-found')
   })
 })
