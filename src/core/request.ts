@@ -39,3 +39,21 @@ export function clientIp(req: IncomingMessage, trust: TrustProxy): string {
   for (let hop = 0; hop < chain.length - 1; hop++) if (!trust(chain[hop]!, hop)) return chain[hop]!
   return chain[chain.length - 1]!
 }
+
+let warnedInsecure = false
+
+/**
+ * Says once per process that a Secure cookie is being set on a request that reached us over plain HTTP from
+ * somewhere other than loopback: the browser will drop it (or it is behind a TLS proxy coatcheck was not told to trust).
+ */
+export function warnSecureOverHttp(req: IncomingMessage, option: string): void {
+  if (warnedInsecure) return
+  const peer = req.socket.remoteAddress ?? ''
+  if (peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1') return
+  warnedInsecure = true
+  process.emitWarning(
+    `coatcheck: a Secure session cookie was set on a plain-HTTP request from ${peer}: browsers drop it. Behind a ` +
+      `TLS-terminating proxy, set \`${option}\` so X-Forwarded-Proto is believed`,
+    { type: 'CoatcheckWarning', code: 'COATCHECK_SECURE_OVER_HTTP' },
+  )
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { cookieValues, serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
+import { warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
 import { type Secret, shortId, sign, unsign } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
@@ -99,7 +100,11 @@ export class DropInContext implements SessionController {
     } finally {
       this.#committing = undefined
     }
-    if (session.cookie.secure && !this.#o.isSecure(req)) return undefined
+    if (session.cookie.secure && !this.#o.isSecure(req)) {
+      // express-session sends no cookie then, silently; the session seems not to work. Say why, once.
+      warnSecureOverHttp(req, "app.set('trust proxy', …) or the `proxy` option")
+      return undefined
+    }
     try {
       const { attributes, secure, expires } = cookieAttributes(session.cookie)
       return serializeCookie(this.#o.name, sign(req.sessionID!, this.#secrets[0]!), attributes, secure, expires)

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { rawCookieValues, serializeCookie } from '../core/cookie.ts'
-import { isSecure } from '../core/request.ts'
+import { isSecure, warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
 import { hashedKey, newToken, shortId, sign, type Verified } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
@@ -282,6 +282,7 @@ export class SessionContext {
     const o = this.#o
     if (this.#deadlineWritten) {
       this.#deadlineWritten = false
+      if (this.secure && o.secure === true && !isSecure(this.#req, o.trust)) warnSecureOverHttp(this.#req, 'trustProxy')
       const maxAge = cookieMaxAge(this.#stored!.expiresAt, o.now())
       return serializeCookie(this.cookieName, sign(this.#token!, o.secrets[0]!), o.cookie, this.secure, maxAge)
     }

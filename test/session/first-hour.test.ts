@@ -177,3 +177,33 @@ describe('tutorial habits', () => {
     }
   })
 })
+
+describe('cookies the browser will drop', () => {
+  it('a Secure cookie set on a plain-HTTP request from another host warns once, naming trustProxy', async () => {
+    const app = await startApp({ cookie: { secure: true } })
+    try {
+      const warned = once(process, 'warning')
+      const { request } = await import('node:http')
+      const port = new URL(app.url).port
+      // From 127.0.0.2: not the loopback address a developer's own browser uses, so the warning applies.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: '/session', method: 'POST', localAddress: '127.0.0.2' },
+          (res) => {
+            res.resume()
+            resolve(res.statusCode!)
+          },
+        )
+        req.on('error', reject)
+        req.setHeader('content-type', 'application/json')
+        req.end(JSON.stringify({ a: 1 }))
+      })
+      assert.equal(status, 200)
+      const [warning] = (await warned) as [Error & { code?: string }]
+      assert.equal(warning.code, 'COATCHECK_SECURE_OVER_HTTP')
+      assert.match(warning.message, /`trustProxy`/)
+    } finally {
+      await app.close()
+    }
+  })
+})
