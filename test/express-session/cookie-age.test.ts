@@ -36,7 +36,8 @@ describe('req.session.cookie on later requests', () => {
       const cookie = first.headers.get('set-cookie')!.split(';')[0]!
       for (let i = 0; i < 3; i++) {
         await new Promise((resolve) => setTimeout(resolve, 30))
-        const { originalMaxAge, maxAge } = await (await fetch(server.url, { headers: { cookie } })).json()
+        const reply = await fetch(server.url, { headers: { cookie } })
+        const { originalMaxAge, maxAge } = (await reply.json()) as { originalMaxAge: number; maxAge: number }
         assert.equal(originalMaxAge, 60_000)
         assert.ok(maxAge <= 60_000 && maxAge > 59_000)
       }
