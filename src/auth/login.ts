@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { toUserId } from '../core/keys.ts'
 import { shortId } from '../core/token.ts'
+import type { SessionContext } from '../session/context.ts'
 import { contextOf } from '../session/middleware.ts'
+import type { SessionEntry, SessionMeta } from '../stores/types.ts'
 import { deviceMeta, forgetDevice, issue, newRememberToken, rememberingOf } from './remember.ts'
 import { destroyUser } from './user.ts'
 
@@ -73,6 +75,7 @@ export async function logOut(req: IncomingMessage, res: ServerResponse, options:
   const context = contextOf(req)
   const sid = context.storedKey && shortId(context.storedKey)
   const userId = context.userId
+  const loaded = context.meta
   if (options.everywhere && userId !== null) {
     await context.call(() => destroyUser(context.options.store, userId))
     await forgetDevice(context, req) // expires this device's remember cookie; its token is already gone
@@ -80,6 +83,29 @@ export async function logOut(req: IncomingMessage, res: ServerResponse, options:
     await forgetDevice(context, req)
   }
   await context.destroy()
+  if (!options.everywhere && userId !== null) await endSameLogin(context, userId, loaded)
   res.setHeader('Cache-Control', 'no-store')
   context.emit({ type: 'logout', ...(sid && { sid }) })
+}
+
+/**
+ * Ends the sessions of this very login on this device that a concurrent request moved to another key: a
+ * `regenerate({ keep })` carries the login's `authAt` and user agent, a remember-me restore its `rememberId`. One that
+ * stores its key after this listing finds the old record or the token gone and undoes itself.
+ */
+async function endSameLogin(context: SessionContext, userId: string, loaded: Readonly<SessionMeta>): Promise<void> {
+  const sameLogin = (meta: SessionMeta) =>
+    (loaded.authAt !== undefined && meta.authAt === loaded.authAt && meta.ua === loaded.ua) ||
+    (typeof loaded.rememberId === 'string' && meta.rememberId === loaded.rememberId)
+  let entries: SessionEntry[]
+  try {
+    entries = await context.call(() => context.options.store.listByUser(userId))
+  } catch (error) {
+    // A callback store without all() cannot list: the logout of this key stands, as express-session's would.
+    if ((error as { code?: string })?.code === 'STORE_UNSUPPORTED') return
+    throw error
+  }
+  for (const { key, record } of entries) {
+    if (record.userId === userId && sameLogin(record.meta)) await context.call(() => context.options.store.destroy(key))
+  }
 }

@@ -369,6 +369,7 @@ export class SessionContext {
   async #undo(): Promise<void> {
     const created = this.storedKey
     this.#startNew({})
+    this.#presented = false // the old record moved or was revoked; the browser's current cookie is not ours to clear
     if (created !== undefined) await this.call(() => this.#o.store.destroy(created))
   }
 
@@ -441,8 +442,14 @@ export class SessionContext {
             }),
           )
         : await this.call(() => o.store.touch(key, now, expiresAt))
-    // The record was destroyed meanwhile (a logout racing this request): never resurrect it.
-    if (!written) return this.#startNew({})
+    // The record was destroyed meanwhile (a logout racing this request): never resurrect it. Nor expire the cookie:
+    // a concurrent regenerate may have handed the browser a new one under the same name, and this request proved
+    // nothing about that one.
+    if (!written) {
+      this.#startNew({})
+      this.#presented = false
+      return
+    }
     this.#data.written(diff)
     this.#forceTouch = false
     if (this.#meta === meta) this.#metaChanged = false

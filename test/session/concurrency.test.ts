@@ -52,7 +52,7 @@ describe('concurrent requests', () => {
     assert.equal(await app.inner.get(key), undefined, 'the destroyed record stays destroyed')
     assert.equal(app.spy.count('create'), 0, 'no new session was created in its place')
     assert.equal(app.spy.count('update'), 1)
-    assert.match(reply.setCookies[0] ?? '', /^sid=; .*Max-Age=0/, 'the stale cookie is expired')
+    assert.deepEqual(reply.setCookies, [], 'no Set-Cookie: a concurrent regenerate may have given the browser a new cookie')
   })
 })
 
