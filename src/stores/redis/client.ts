@@ -17,8 +17,20 @@ export interface NodeRedisClusterLike {
   getMasters(): unknown
 }
 
-/** A Redis client the store accepts: node-redis client or cluster (v5+), ioredis `Redis` or `Cluster`, iovalkey. */
-export type RedisClient = IoredisLike | NodeRedisClientLike | NodeRedisClusterLike
+/**
+ * The slice of a node-redis Sentinel client (`createSentinel`, v5+) the store uses: `getMasterNode` tells it apart from
+ * a single client. Commands go to the primary the Sentinels name, never to a replica.
+ */
+export interface NodeRedisSentinelLike {
+  sendCommand(isReadonly: boolean | undefined, args: string[]): Promise<unknown>
+  getMasterNode(): unknown
+}
+
+/**
+ * A Redis client the store accepts: node-redis client, cluster or Sentinel client (v5+), ioredis `Redis` (standalone or
+ * with `sentinels`) or `Cluster`, iovalkey.
+ */
+export type RedisClient = IoredisLike | NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike
 
 /** Sends one command whose only key is `key`, so a cluster client routes it to the node that owns that key's slot. */
 export type Send = (key: string, args: string[]) => Promise<unknown>
@@ -59,11 +71,18 @@ function route(client: unknown): Send {
     const c = client as NodeRedisClusterLike
     return (key, args) => c.sendCommand(key, false, args)
   }
+  if (has(client, 'sendCommand') && has(client, 'getMasterNode')) {
+    const c = client as NodeRedisSentinelLike
+    return (_key, args) => c.sendCommand(false, args)
+  }
   if (has(client, 'sendCommand')) {
     const c = client as NodeRedisClientLike
     return (_key, args) => c.sendCommand(args)
   }
-  throw invalidOption('client', 'must be a node-redis client or cluster (v5+), or an ioredis Redis or Cluster')
+  throw invalidOption(
+    'client',
+    'must be a node-redis client, cluster or Sentinel client (v5+), or an ioredis Redis or Cluster',
+  )
 }
 
 interface ClientState {

@@ -31,7 +31,13 @@ import { deadline, sessionFields, toCounter, tokenFields, toSession, toToken } f
 import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, PEEK, ROTATE, UPDATE } from './scripts.ts'
 import { Index } from './users.ts'
 
-export type { IoredisLike, NodeRedisClientLike, NodeRedisClusterLike, RedisClient } from './client.ts'
+export type {
+  IoredisLike,
+  NodeRedisClientLike,
+  NodeRedisClusterLike,
+  NodeRedisSentinelLike,
+  RedisClient,
+} from './client.ts'
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
