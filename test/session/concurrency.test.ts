@@ -52,7 +52,11 @@ describe('concurrent requests', () => {
     assert.equal(await app.inner.get(key), undefined, 'the destroyed record stays destroyed')
     assert.equal(app.spy.count('create'), 0, 'no new session was created in its place')
     assert.equal(app.spy.count('update'), 1)
-    assert.deepEqual(reply.setCookies, [], 'no Set-Cookie: a concurrent regenerate may have given the browser a new cookie')
+    assert.deepEqual(
+      reply.setCookies,
+      [],
+      'no Set-Cookie: a concurrent regenerate may have given the browser a new cookie',
+    )
   })
 })
 
