@@ -1,121 +1,133 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { EXPECTED_BODY } from './servers/serve.ts'
-import type { Running } from './servers.ts'
+import { onLoadCore } from './cores.ts'
 
-/** How every server is loaded. Times in seconds. */
-export interface LoadSettings {
+/** The requests one run repeats, on `connections` keep-alive connections, for `seconds`. */
+export interface Load {
+  method: 'GET' | 'POST'
+  path: string
+  /** Cookie headers handed out in turn, one per request; none for cookieless requests. */
+  cookies: string[]
   connections: number
-  warmup: number
-  duration: number
+  /** Whole seconds (wrk's resolution). */
+  seconds: number
 }
 
-/** The request every connection repeats. */
-export interface Target {
-  method?: 'GET' | 'POST'
-  /** Default `/me`. */
-  path?: string
-  headers?: Record<string, string>
-  /** Cookies handed out one per connection in turn, so concurrent writes go to different sessions. */
-  cookies?: string[]
-  /** Default the authenticated read's answer. */
-  expectBody?: string
-}
-
-/** One measured run of one server. */
-export interface Measurement {
-  server: string
+/** What the load generator saw. Latencies in ms, from its latency histogram. */
+export interface LoadResult {
+  generator: 'wrk' | 'autocannon'
   requests: number
   seconds: number
-  reqPerSec: number
-  /** The server process's CPU time (user + system) over the run, per request. */
-  cpuUsPerRequest: number
-  latencyP50Ms: number
-  latencyP99Ms: number
-  /** This process's CPU use during the run; near 100 % means the load generator, not the server, set the pace. */
-  loaderCpuPercent: number
-  /** The database server's CPU time over the run, per request, when a `dbCpu` clock was given. */
-  dbCpuUsPerRequest?: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
 }
 
-/**
- * Logs in once with `POST /login` and returns the headers that make every later request authenticated (none for
- * the bare server). Checks one authenticated read by hand, so a broken session fails with a plain message.
- */
-export async function logIn(server: Running): Promise<Record<string, string>> {
-  if (server.name === 'bare' || server.name === 'bare-middleware') return {}
-  const login = await fetch(`${server.url}/login`, { method: 'POST' })
-  const setCookie = login.headers.getSetCookie()[0]
-  if (!login.ok || setCookie === undefined) {
-    throw new Error(`${server.name}: login answered ${login.status} without a session cookie`)
+let wrk: boolean | undefined
+/** wrk when it is installed (Debian's package), else autocannon in this process. */
+export function generator(): 'wrk' | 'autocannon' {
+  if (wrk === undefined) {
+    try {
+      execFileSync('wrk', ['--version'], { stdio: 'ignore' })
+      wrk = true
+    } catch (error) {
+      // wrk prints its version and exits 1; only a missing binary is a spawn error.
+      wrk = (error as NodeJS.ErrnoException).code !== 'ENOENT'
+    }
   }
-  const headers = { cookie: setCookie.split(';', 1)[0]! }
-  const me = await fetch(`${server.url}/me`, { headers })
-  const body = await me.text()
-  if (me.status !== 200 || body !== EXPECTED_BODY) {
-    throw new Error(`${server.name}: authenticated read answered ${me.status} ${body}, expected 200 ${EXPECTED_BODY}`)
+  return wrk ? 'wrk' : 'autocannon'
+}
+
+const SCRIPT = fileURLToPath(new URL('./wrk/session.lua', import.meta.url))
+
+/** Drives `url` with `load` and throws when any request failed: a failed request answers fast and flatters. */
+export async function drive(url: string, load: Load): Promise<LoadResult> {
+  return generator() === 'wrk' ? withWrk(url, load) : withAutocannon(url, load)
+}
+
+interface WrkReport {
+  requests: number
+  durationUs: number
+  connectErrors: number
+  readErrors: number
+  writeErrors: number
+  statusErrors: number
+  timeouts: number
+  p50Us: number
+  p99Us: number
+  maxUs: number
+}
+
+async function withWrk(url: string, load: Load): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'coatcheck-wrk-'))
+  try {
+    const cookies = join(dir, 'cookies')
+    writeFileSync(cookies, load.cookies.join('\n'))
+    const args = ['-t1', `-c${load.connections}`, `-d${load.seconds}s`, '--timeout', '10s', '-s', SCRIPT]
+    const [command, argv] = onLoadCore('wrk', [...args, `${url}${load.path}`, '--', load.method, load.path, cookies])
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    // Bounded: wrk stops by itself after its duration; this is only for a wrk that hangs.
+    const guard = setTimeout(() => child.kill('SIGKILL'), (load.seconds + 20) * 1000)
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (exit) => resolve(exit)))
+    clearTimeout(guard)
+    const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '))
+    if (code !== 0 || line === undefined) throw new Error(`wrk exited ${code}:\n${out}`)
+    const r = JSON.parse(line.slice('WRK_JSON '.length)) as WrkReport
+    const failed = r.connectErrors + r.readErrors + r.writeErrors + r.statusErrors + r.timeouts
+    if (failed > 0 || r.requests === 0) {
+      throw new Error(
+        `${url}${load.path}: ${r.statusErrors} non-2xx/3xx, ${r.timeouts} timeouts, ` +
+          `${r.connectErrors + r.readErrors + r.writeErrors} socket errors (of ${r.requests})`,
+      )
+    }
+    return {
+      generator: 'wrk',
+      requests: r.requests,
+      seconds: r.durationUs / 1e6,
+      p50Ms: r.p50Us / 1000,
+      p99Ms: r.p99Us / 1000,
+      maxMs: r.maxUs / 1000,
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
-  return headers
 }
 
-/**
- * Warms `server` up, then measures it; `dbCpu` (µs so far) charges a database server too. Throws when any request of
- * either run failed.
- */
-export async function measure(
-  server: Running,
-  target: Target,
-  s: LoadSettings,
-  dbCpu?: () => Promise<number>,
-): Promise<Measurement> {
-  await load(server, target, s.connections, s.warmup)
-  const dbBefore = await dbCpu?.()
-  const serverBefore = await server.cpu()
-  const loaderBefore = process.cpuUsage()
-  const result = await load(server, target, s.connections, s.duration)
-  const serverUs = (await server.cpu()) - serverBefore
-  const loader = process.cpuUsage(loaderBefore)
-  const dbUs = dbBefore === undefined ? undefined : (await dbCpu!()) - dbBefore
-  const requests = result.requests.total
-  return {
-    ...(dbUs !== undefined && { dbCpuUsPerRequest: dbUs / requests }),
-    server: server.name,
-    requests,
-    seconds: result.duration,
-    reqPerSec: requests / result.duration,
-    cpuUsPerRequest: serverUs / requests,
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    loaderCpuPercent: ((loader.user + loader.system) / 1e6 / result.duration) * 100,
-  }
-}
-
-/** Loads `server` for `s.warmup` seconds and forgets the figures. */
-export async function warm(server: Running, target: Target, s: LoadSettings): Promise<void> {
-  await load(server, target, s.connections, s.warmup)
-}
-
-async function load(server: Running, target: Target, connections: number, duration: number) {
-  const { cookies = [], headers = {} } = target
+async function withAutocannon(url: string, load: Load): Promise<LoadResult> {
   let next = 0
+  const headers: Record<string, string> = load.method === 'POST' ? { 'content-length': '0' } : {}
   const result = await autocannon({
-    url: `${server.url}${target.path ?? '/me'}`,
-    method: target.method ?? 'GET',
-    connections,
-    duration,
+    url: `${url}${load.path}`,
+    method: load.method,
+    connections: load.connections,
+    duration: load.seconds,
     headers,
-    expectBody: target.expectBody ?? EXPECTED_BODY,
     setupClient:
-      cookies.length === 0
+      load.cookies.length === 0
         ? undefined
-        : (client) => client.setHeaders({ ...headers, cookie: cookies[next++ % cookies.length]! }),
+        : (client) => client.setHeaders({ ...headers, cookie: load.cookies[next++ % load.cookies.length]! }),
   })
-  // Timeouts are counted in `errors`; a failed request answers fast, so one would flatter the numbers.
-  const { errors, non2xx, mismatches } = result
-  if (errors + non2xx + mismatches > 0 || result.requests.total === 0) {
-    throw new Error(
-      `${server.name}: requests failed: ${non2xx} non-2xx, ${mismatches} wrong bodies, ${errors} errors ` +
-        `(of ${result.requests.total})`,
-    )
+  const { errors, non2xx } = result
+  if (errors + non2xx > 0 || result.requests.total === 0) {
+    throw new Error(`${url}${load.path}: ${non2xx} non-2xx, ${errors} errors (of ${result.requests.total})`)
   }
-  return result
+  return {
+    generator: 'autocannon',
+    requests: result.requests.total,
+    seconds: result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+  }
 }

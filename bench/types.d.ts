@@ -43,10 +43,41 @@ declare module 'express-session' {
     store?: unknown
     resave: boolean
     saveUninitialized: boolean
+    rolling?: boolean
+    cookie?: { maxAge?: number }
   }
   function session(options: SessionOptions): RequestHandler
   namespace session {
-    class MemoryStore {}
+    class MemoryStore {
+      set(sid: string, session: object, callback: (error?: unknown) => void): void
+    }
+    class Store {}
   }
   export default session
+}
+
+declare module 'connect-pg-simple' {
+  import type expressSession from 'express-session'
+  import type pg from 'pg'
+
+  type PgStore = new (options: { pool: pg.Pool; createTableIfMissing?: boolean }) => object
+  function connectPgSimple(session: typeof expressSession): PgStore
+  export default connectPgSimple
+}
+
+declare module 'better-sqlite3-session-store' {
+  import type expressSession from 'express-session'
+
+  type SqliteStore = new (options: { client: object; expired?: { clear?: boolean; intervalMs?: number } }) => object
+  function betterSqliteStore(session: typeof expressSession): SqliteStore
+  export default betterSqliteStore
+}
+
+declare module 'better-sqlite3' {
+  class Database {
+    constructor(path: string)
+    exec(sql: string): this
+    close(): void
+  }
+  export default Database
 }

@@ -1,28 +1,18 @@
 import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
 import { createServer, type RequestListener } from 'node:http'
+import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { type ELDHistogram, type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import type { Express, Request } from 'express'
+import { GCProfiler, getHeapStatistics } from 'node:v8'
+import { USER } from '../app-shape.ts'
 
-/** What a login stores besides the user id: a few small fields, about 200 bytes of session data in all. */
-export const PROFILE = {
-  name: 'Ada Lovelace',
-  email: 'ada.lovelace@example.com',
-  roles: ['reader', 'editor'],
-  locale: 'en-GB',
-  timeZone: 'Europe/London',
-  theme: 'dark',
-  plan: 'team',
-  loggedInAt: 1_767_225_600_000,
-}
+export { OK_BODY, PROFILE, USER } from '../app-shape.ts'
 
-/** The user id every login stores, and the body every authenticated read must answer. */
-export const USER = 'u1'
+/** The body the login benchmark's authenticated read answers. */
 export const EXPECTED_BODY = JSON.stringify({ user: USER })
 /** The password of the login benchmark's one user. */
 export const PASSWORD = 'correct horse battery staple'
-/** What every write, create and login answers. */
-export const OK_BODY = JSON.stringify({ ok: true })
 
 /**
  * Event-loop delay over a window, in ms. The histogram takes one sample per loop turn, so a turn blocked for a second
@@ -38,12 +28,57 @@ export interface Lag {
 }
 
 /** The parent's messages to a server, and the server's replies. */
-export type ToServer = { type: 'cpu' } | { type: 'lag-start' } | { type: 'lag-stop' }
+export type ToServer =
+  | { type: 'cpu' }
+  | { type: 'lag-start' }
+  | { type: 'lag-stop' }
+  | { type: 'gc-start' }
+  | { type: 'gc-stop' }
+  | { type: 'prof-start' }
+  | { type: 'prof-stop'; file: string }
+  | { type: 'probe' }
 export type FromServer =
   | { type: 'listening'; port: number }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
   | { type: 'lag-started' }
   | { type: 'lag'; lag: Lag }
+  | { type: 'gc-started' }
+  | { type: 'gc'; gc: Collections }
+  | { type: 'prof-started' }
+  | { type: 'prof'; file: string }
+  | { type: 'probe'; counts: Record<string, number> }
+
+/** Counters the app's probe middleware (`BENCH_PROBE=1`) keeps: responses whose methods were wrapped, and such. */
+export const probes: Record<string, number> = {}
+
+/**
+ * The garbage collections over a window (V8's GCProfiler). `allocatedBytes` is an estimate of what the JS heap took in:
+ * the growth of the used heap between collections, summed.
+ */
+export interface Collections {
+  scavenges: number
+  markSweeps: number
+  /** Time spent collecting, in µs (V8's own measure, main thread). */
+  pauseUs: number
+  allocatedBytes: number
+}
+
+function collections(profile: ReturnType<GCProfiler['stop']>, usedAtStart: number): Collections {
+  let last = usedAtStart
+  let allocatedBytes = 0
+  let scavenges = 0
+  let markSweeps = 0
+  let pauseUs = 0
+  for (const gc of profile?.statistics ?? []) {
+    allocatedBytes += Math.max(0, gc.beforeGC.heapStatistics.usedHeapSize - last)
+    last = gc.afterGC.heapStatistics.usedHeapSize
+    pauseUs += gc.cost
+    if (gc.gcType === 'Scavenge' || gc.gcType === 'MinorMarkSweep') scavenges++
+    else markSweeps++
+  }
+  allocatedBytes += Math.max(0, getHeapStatistics().used_heap_size - last)
+  return { scavenges, markSweeps, pauseUs, allocatedBytes }
+}
 
 /**
  * Serves `handler` on 127.0.0.1 at a free port and reports the port to the parent over IPC. Answers the parent's
@@ -55,9 +90,33 @@ export async function serve(handler: RequestListener): Promise<void> {
   const send = (message: FromServer) => process.send!(message)
   let delay: ELDHistogram | undefined
   let busy: EventLoopUtilization | undefined
-  process.on('message', (message: ToServer) => {
+  let gc: { profiler: GCProfiler; used: number } | undefined
+  let inspector: Session | undefined
+  process.on('message', async (message: ToServer) => {
     if (message.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage() })
-    else if (message.type === 'lag-start') {
+    else if (message.type === 'probe') send({ type: 'probe', counts: probes })
+    else if (message.type === 'prof-start') {
+      // A CPU profile of just the window the parent measures (the inspector's sampling profiler, 100 µs interval).
+      inspector = new Session()
+      inspector.connect()
+      await inspector.post('Profiler.enable')
+      await inspector.post('Profiler.setSamplingInterval', { interval: 100 })
+      await inspector.post('Profiler.start')
+      send({ type: 'prof-started' })
+    } else if (message.type === 'prof-stop' && inspector !== undefined) {
+      const { profile } = await inspector.post('Profiler.stop')
+      inspector.disconnect()
+      inspector = undefined
+      writeFileSync(message.file, JSON.stringify(profile))
+      send({ type: 'prof', file: message.file })
+    } else if (message.type === 'gc-start') {
+      gc = { profiler: new GCProfiler(), used: getHeapStatistics().used_heap_size }
+      gc.profiler.start()
+      send({ type: 'gc-started' })
+    } else if (message.type === 'gc-stop' && gc !== undefined) {
+      send({ type: 'gc', gc: collections(gc.profiler.stop(), gc.used) })
+      gc = undefined
+    } else if (message.type === 'lag-start') {
       delay = monitorEventLoopDelay({ resolution: 1 })
       delay.enable()
       busy = performance.eventLoopUtilization()
@@ -81,23 +140,4 @@ export async function serve(handler: RequestListener): Promise<void> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   send({ type: 'listening', port: (server.address() as AddressInfo).port })
-}
-
-/** The session as a plain record: this server's middleware (coatcheck or express-session) decides its real type. */
-export const sessionData = (req: Request) => req.session as unknown as Record<string, unknown>
-
-/**
- * The routes every session server shares: POST /login stores the user and the profile, GET /me answers the user, or
- * 401 without one. The field is `user` on every server, since coatcheck reserves `userId` for `logIn`.
- */
-export function authRoutes(app: Express): void {
-  app.post('/login', (req, res) => {
-    Object.assign(sessionData(req), { user: USER, ...PROFILE })
-    res.json({ ok: true })
-  })
-  app.get('/me', (req, res) => {
-    const user = sessionData(req).user
-    if (user === undefined) res.status(401).json({ error: 'unauthenticated' })
-    else res.json({ user })
-  })
 }
