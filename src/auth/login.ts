@@ -76,12 +76,8 @@ export async function logOut(req: IncomingMessage, res: ServerResponse, options:
   const sid = context.storedKey && shortId(context.storedKey)
   const userId = context.userId
   const loaded = context.meta
-  if (options.everywhere && userId !== null) {
-    await context.call(() => destroyUser(context.options.store, userId))
-    await forgetDevice(context, req) // expires this device's remember cookie; its token is already gone
-  } else {
-    await forgetDevice(context, req)
-  }
+  if (options.everywhere && userId !== null) await context.call(() => destroyUser(context.options.store, userId))
+  await forgetDevice(context, req) // this device's token (already gone after everywhere) and its remember cookie
   await context.destroy()
   if (!options.everywhere && userId !== null) await endSameLogin(context, userId, loaded)
   res.setHeader('Cache-Control', 'no-store')
