@@ -5,6 +5,7 @@ import { storeCall } from '../core/store-call.ts'
 import { hashedKey, newToken, shortId, sign, type Verified } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
 import type { SessionEvent } from '../events.ts'
+import { peekSession, type SessionPeek } from '../stores/peek.ts'
 import type { SessionMeta, SessionRecord } from '../stores/types.ts'
 import { SessionDataTracker } from './data.ts'
 import { checkLimits } from './limits.ts'
@@ -61,8 +62,8 @@ export class SessionContext {
   #cookies: string[] | undefined
   /** Work that must happen only once the session is stored (a remember-me rotation), run by the commit. */
   #afterWrite: Array<() => Promise<string | undefined>> | undefined
-  /** The tail of this request's store writes: each runs after the one before it. */
-  #queue: Promise<unknown> = Promise.resolve()
+  /** The tail of this request's store writes: each runs after the one before it (none yet on most requests). */
+  #queue: Promise<unknown> | undefined
   /** The deadlines a new ID of the same session keeps (`regenerate({ keep })`): a new ID is not a new login. */
   #carried: Carried | undefined
   #loggedInHere = false
@@ -218,7 +219,7 @@ export class SessionContext {
 
   /**
    * Loads the session named by the request's cookie into `req.session` (a new, empty session when there is none).
-   * Synchronous (undefined) when there is no signed cookie.
+   * Synchronous (undefined) when there is no signed cookie, or when the store can answer at once (`peekSession`).
    */
   load(): Promise<void> | undefined {
     let verified: Verified[] | undefined
@@ -233,6 +234,8 @@ export class SessionContext {
       this.#startNew({})
       return undefined
     }
+    const peek = peekSession(this.#o.store)
+    if (peek !== undefined && this.#loadNow(verified, peek)) return undefined
     return this.#load(verified).catch((error: unknown) => {
       this.#startNew({}) // error handlers still find a (new, empty) req.session
       throw error
@@ -302,15 +305,42 @@ export class SessionContext {
     this.#presented = true
     for (const { token, key } of verified) {
       const record = await this.call(() => this.#o.store.get(key))
-      if (record === undefined) continue
-      const reason = expiryOf(record, this.#o.now(), this.#o)
-      if (!reason) return this.#adopt(token, key, record)
-      this.emit({ type: 'expired', sid: shortId(key), reason })
-      // Best effort, off the request's path: the deadline check already refuses the record, and the store's own
-      // expiry is the backstop.
-      this.call(() => this.#o.store.destroy(key)).catch(() => {})
+      if (record !== undefined && this.#tryAdopt(token, key, record)) return
     }
     this.#startNew({})
+  }
+
+  /**
+   * `#load` for a store that answers in this tick (the memory store): no promise, no watchdog, `next()` in the same
+   * turn. False when the store threw, and the guarded async path must run (and report) instead.
+   */
+  #loadNow(verified: Verified[], peek: SessionPeek): boolean {
+    const records: (SessionRecord | undefined)[] = []
+    try {
+      for (const { key } of verified) records.push(peek(key))
+    } catch {
+      return false
+    }
+    this.#presented = true
+    for (let i = 0; i < verified.length; i++) {
+      const record = records[i]
+      if (record !== undefined && this.#tryAdopt(verified[i]!.token, verified[i]!.key, record)) return true
+    }
+    this.#startNew({})
+    return true
+  }
+
+  /** Adopts `record` unless it has expired by the engine's rules; an expired one is destroyed off the request path. */
+  #tryAdopt(token: string, key: string, record: SessionRecord): boolean {
+    const reason = expiryOf(record, this.#o.now(), this.#o)
+    if (!reason) {
+      this.#adopt(token, key, record)
+      return true
+    }
+    this.emit({ type: 'expired', sid: shortId(key), reason })
+    // Best effort: the deadline check already refuses the record, and the store's own expiry is the backstop.
+    this.call(() => this.#o.store.destroy(key)).catch(() => {})
+    return false
   }
 
   #adopt(token: string, key: string, record: SessionRecord): void {
@@ -392,7 +422,7 @@ export class SessionContext {
 
   /** Runs `work` after every earlier write of this request, whether that one failed or not. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work)
+    const run = (this.#queue ?? Promise.resolve()).then(work, work)
     this.#queue = run.catch(() => {})
     return run
   }

@@ -6,7 +6,7 @@ import { Cluster, Redis } from 'ioredis'
 import { createClient, createCluster } from 'redis'
 import { CoatcheckError } from '../../src/errors.ts'
 import { type RedisClient, type RedisStoreOptions, redisStore } from '../../src/stores/redis/index.ts'
-import type { SessionRecord } from '../../src/stores/types.ts'
+import type { SessionPatch, SessionRecord } from '../../src/stores/types.ts'
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../support/redis.ts'
 import { storeConformance } from './conformance/index.ts'
 import { plainToken, sortedTokens, token } from './conformance/support.ts'
@@ -102,6 +102,7 @@ function suite(name: string, current: () => Flavour) {
       const s = `${prefix}s:k1`
       assert.deepEqual(await hashOf(s), {
         'd:__proto__': '"p"',
+        z: '12',
         userId: 'alice',
         meta: '{"ip":"::1"}',
         createdAt: String(r.createdAt),
@@ -173,6 +174,39 @@ function suite(name: string, current: () => Flavour) {
       assert.deepEqual(await store.listByUser('alice'), [])
       assert.equal(await store.destroyByUser('alice'), 0)
       assert.equal((await store.get('bobs'))?.userId, 'bob')
+    })
+
+    it('keeps the data size in `z` through every patch, and sizes a hash written before `z` once', async () => {
+      const { client, command } = current()
+      const prefix = uniquePrefix()
+      const store = redisStore({ client, prefix })
+      const s = `${prefix}s:k1`
+      const size = async () => {
+        const fields = (await command(s, 'HGETALL', s)) as string[] | Record<string, string>
+        const hash: Record<string, string> = Array.isArray(fields)
+          ? Object.fromEntries(fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])))
+          : fields
+        const data = Object.entries(hash).filter(([f]) => f.startsWith('d:'))
+        return { z: hash.z, bytes: data.reduce((n, [f, v]) => n + Buffer.byteLength(f) - 2 + Buffer.byteLength(v), 0) }
+      }
+      assert.equal(await store.create('k1', record({ data: { a: '"é"', b: '[1,2]' } })), true)
+      const patches: SessionPatch[] = [
+        { set: { c: '{"x":1}' }, maxBytes: 100 },
+        { set: { a: '"longer"' }, unset: ['b'], maxBytes: 100 },
+        { unset: ['c'] },
+        { set: { b: '2' }, unset: ['b'], maxBytes: 100 },
+      ]
+      for (const patch of patches) {
+        assert.equal(await store.update('k1', patch), true)
+        const { z, bytes } = await size()
+        assert.equal(Number(z), bytes, JSON.stringify(patch))
+      }
+      // A hash from before `z`: the first bounded write sizes it from its fields, then keeps `z`.
+      await command(s, 'HDEL', s, 'z')
+      const { bytes } = await size()
+      await assert.rejects(store.update('k1', { set: { d: '"0123456789"' }, maxBytes: bytes + 5 }), CoatcheckError)
+      assert.equal(await store.update('k1', { set: { d: '1' }, maxBytes: bytes + 5 }), true)
+      assert.equal(Number((await size()).z), bytes + 2)
     })
 
     it('reads a token hash written before tokens had meta as never rotated, with empty meta', async () => {

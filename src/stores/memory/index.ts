@@ -1,5 +1,6 @@
 import { nullProto } from '../../core/json.ts'
 import { fnOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
+import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
 import { checkBytes, dataBytes } from '../size.ts'
 import type { CoatcheckStore, CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord } from '../types.ts'
@@ -92,7 +93,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
 
   const stop = pruneLoop('memoryStore()', prune, pruneInterval)
 
-  return {
+  return withPeek((key) => sessions.live(key, now()), {
     async get(key) {
       const record = sessions.live(key, now())
       return record && { ...record }
@@ -202,7 +203,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
     async close() {
       stop()
     },
-  }
+  })
 }
 
 function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemoryStoreOptions>> {

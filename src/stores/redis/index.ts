@@ -3,7 +3,8 @@
  *
  * Key layout (`<prefix>` defaults to `coatcheck:`):
  * - `<prefix>s:<key>` — one hash per session: `d:<name>` → the JSON text of each data key, plus `userId` (absent when
- *   none), `meta` (JSON), `createdAt`, `lastSeenAt`, `expiresAt`, `absoluteExpiresAt` (epoch ms). PEXPIREAT `expiresAt`.
+ *   none), `meta` (JSON), `createdAt`, `lastSeenAt`, `expiresAt`, `absoluteExpiresAt` (epoch ms), and `z`, the data's
+ *   size in bytes (absent in hashes written before it; sized on their first bounded write). PEXPIREAT `expiresAt`.
  * - `<prefix>u:<userId>` — sorted set of that user's session keys, scored by deadline. Dead members are dropped on
  *   every read and write of the set, and the set expires with its last member (no TTL at all under an evicting
  *   `maxmemory-policy`: see `policy.ts`).
@@ -135,7 +136,7 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
       if (patch.lastSeenAt !== undefined) set.push('lastSeenAt', String(patch.lastSeenAt))
       if (patch.expiresAt !== undefined) set.push('expiresAt', String(patch.expiresAt))
       const at = patch.expiresAt === undefined ? '' : deadline(patch.expiresAt)
-      // Only a patch that sets keys can grow the data past its bound (the script then sizes the hash).
+      // Only a patch that sets keys can grow the data past its bound (the script then checks the size it keeps).
       const max = patch.set === undefined || patch.maxBytes === undefined ? '' : patch.maxBytes
       const args = [at, max, unset.length, ...unset, ...set]
       const reply = await update.run(sessionKey(key), args)

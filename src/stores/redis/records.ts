@@ -1,13 +1,18 @@
 /** How the Redis store lays records out in hashes (see the key layout in `index.ts`), and reads them back. */
 import { nullProto } from '../../core/json.ts'
+import { dataBytes } from '../size.ts'
 import type { CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord } from '../types.ts'
 
 /** PEXPIREAT wants an integer; rounding up never ends a record before its deadline. */
 export const deadline = (expiresAt: number) => String(Math.ceil(expiresAt))
 
-/** A session as HSET field/value pairs: `d:<name>` per data key, then the metadata; no `userId` when it is null. */
+/**
+ * A session as HSET field/value pairs: `d:<name>` per data key, `z` (the data's size, kept by the update script), then
+ * the metadata; no `userId` when it is null.
+ */
 export function sessionFields(record: SessionRecord): string[] {
   const fields = Object.entries(record.data).flatMap(([name, json]) => [`d:${name}`, json])
+  fields.push('z', String(dataBytes(record.data)))
   if (record.userId !== null) fields.push('userId', record.userId)
   fields.push('meta', JSON.stringify(record.meta), 'createdAt', String(record.createdAt))
   fields.push('lastSeenAt', String(record.lastSeenAt), 'expiresAt', String(record.expiresAt))

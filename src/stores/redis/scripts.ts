@@ -24,27 +24,33 @@ return 1
 `
 
 /**
- * The size of the data after a patch, as `SessionPatch.maxBytes` counts it (`#` counts bytes): resolves the size
- * before and after. ARGV from 4: the n fields to delete, then field/value pairs to set; only `d:` fields are data.
+ * The size of the data (as `SessionPatch.maxBytes` counts it, `#` counts bytes) kept in the hash's `z` field, so a
+ * bounded write reads only the fields it changes, never the whole hash. ARGV from 4: the n fields to delete, then
+ * field/value pairs to set; only `d:` fields are data. Resolves the size before and after, or nil when the hash has no
+ * `z` and `full` is false; with `full`, a hash written before `z` existed is sized once from all its fields.
  */
 const SIZES = `
-local function sizes(n)
-  local size, before = {}, 0
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, 2) == 'd:' then
-      size[all[i]] = #all[i] - 2 + #all[i + 1]
-      before = before + size[all[i]]
+local function sizes(n, full)
+  local before = tonumber(redis.call('HGET', KEYS[1], 'z'))
+  if not before then
+    if not full then return nil end
+    before = 0
+    local all = redis.call('HGETALL', KEYS[1])
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 'd:' then before = before + #all[i] - 2 + #all[i + 1] end
     end
   end
-  local after = before
+  local after, gone = before, {}
   for i = 4, 3 + n do
-    if size[ARGV[i]] then after = after - size[ARGV[i]]; size[ARGV[i]] = nil end
+    local old = redis.call('HSTRLEN', KEYS[1], ARGV[i])
+    if old > 0 and string.sub(ARGV[i], 1, 2) == 'd:' then after = after - #ARGV[i] + 2 - old end
+    gone[ARGV[i]] = true
   end
   for i = 4 + n, #ARGV, 2 do
     if string.sub(ARGV[i], 1, 2) == 'd:' then
-      after = after - (size[ARGV[i]] or 0) + #ARGV[i] - 2 + #ARGV[i + 1]
-      size[ARGV[i]] = #ARGV[i] - 2 + #ARGV[i + 1]
+      local old = gone[ARGV[i]] and 0 or redis.call('HSTRLEN', KEYS[1], ARGV[i])
+      if old > 0 then after = after - old else after = after + #ARGV[i] - 2 end
+      after = after + #ARGV[i + 1]
     end
   end
   return before, after
@@ -54,19 +60,20 @@ end
 /**
  * Patches an existing session hash. ARGV: new deadline or '', maxBytes or '', count n of fields to delete, those n
  * fields, then field/value pairs to set. Resolves 0 when the key is gone; { -1, size after } when the patch breaks
- * maxBytes (nothing written); else { has a user (0/1), that user }.
+ * maxBytes (nothing written); else { has a user (0/1), that user } (only read when the deadline moved: the caller then
+ * updates the user's index). Keeps `z`, the data's size, in step with every change of a `d:` field.
  */
 export const UPDATE = `${CHUNKED}${SIZES}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[3])
 local max = tonumber(ARGV[2])
-if max then
-  local before, after = sizes(n)
-  if after > max and after > before then return { -1, after } end
-end
+local before, after = sizes(n, max ~= nil)
+if max and after > max and after > before then return { -1, after } end
 each('HDEL', 4, 3 + n)
 each('HSET', 4 + n, #ARGV)
-if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+if after and after ~= before then redis.call('HSET', KEYS[1], 'z', after) end
+if ARGV[1] == '' then return { 0, '' } end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 local user = redis.call('HGET', KEYS[1], 'userId')
 return { user and 1 or 0, user or '' }
 `
