@@ -104,6 +104,7 @@ function suite(name: string, current: () => Flavour) {
         'd:__proto__': '"p"',
         z: '12',
         userId: 'alice',
+        i: String(r.absoluteExpiresAt),
         meta: '{"ip":"::1"}',
         createdAt: String(r.createdAt),
         lastSeenAt: String(r.lastSeenAt),
@@ -114,13 +115,27 @@ function suite(name: string, current: () => Flavour) {
       assert.ok(Math.abs(r.expiresAt - Date.now() - pttl) < 1_000, `PTTL ${pttl}`)
       const u = `${prefix}u:alice`
       assert.equal(await command(u, 'TYPE', u), 'zset')
-      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), r.expiresAt)
-      assert.ok(Number(await command(u, 'PTTL', u)) > 0, 'the index expires with its last member')
+      // Listed under its absolute deadline, which no touch moves the deadline past: the index is written once.
+      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), r.absoluteExpiresAt)
+      const indexTtl = Number(await command(u, 'PTTL', u))
+      assert.ok(Math.abs(r.absoluteExpiresAt - Date.now() - indexTtl) < 1_000, 'the index expires with its last member')
 
       const later = Date.now() + 2 * HOUR
       assert.equal(await store.touch('k1', Date.now(), later), true)
-      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), later)
+      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), r.absoluteExpiresAt)
       assert.ok(Math.abs(later - Date.now() - Number(await command(s, 'PTTL', s))) < 1_000)
+      // A deadline past the listed score (not one the engine makes) lists the session further, and raises `i`.
+      const beyond = r.absoluteExpiresAt + HOUR
+      assert.equal(await store.update('k1', { set: { n: '1' }, expiresAt: beyond }), true)
+      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), beyond)
+      assert.equal(await command(s, 'HGET', s, 'i'), String(beyond))
+      // A hash from before `i` is listed again on its first deadline move, once.
+      await command(s, 'HDEL', s, 'i')
+      assert.equal(await store.touch('k1', Date.now(), later), true)
+      assert.equal(await command(s, 'HGET', s, 'i'), String(r.absoluteExpiresAt))
+      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), beyond, 'scores only grow')
+      assert.equal(await store.touch('k1', Date.now(), later + 1), true)
+      assert.equal(await command(s, 'HGET', s, 'i'), String(r.absoluteExpiresAt))
 
       const tokenMeta = JSON.parse('{"__proto__":"p","ip":"::1"}')
       await store.tokens.create(

@@ -3,11 +3,13 @@
  *
  * Key layout (`<prefix>` defaults to `coatcheck:`):
  * - `<prefix>s:<key>` — one hash per session: `d:<name>` → the JSON text of each data key, plus `userId` (absent when
- *   none), `meta` (JSON), `createdAt`, `lastSeenAt`, `expiresAt`, `absoluteExpiresAt` (epoch ms), and `z`, the data's
- *   size in bytes (absent in hashes written before it; sized on their first bounded write). PEXPIREAT `expiresAt`.
- * - `<prefix>u:<userId>` — sorted set of that user's session keys, scored by deadline. Dead members are dropped on
- *   every read and write of the set, and the set expires with its last member (no TTL at all under an evicting
- *   `maxmemory-policy`: see `policy.ts`).
+ *   none), `meta` (JSON), `createdAt`, `lastSeenAt`, `expiresAt`, `absoluteExpiresAt` (epoch ms), `z`, the data's
+ *   size in bytes (absent in hashes written before it; sized on their first bounded write), and with a user `i`, the
+ *   score the user's index is known to hold for it (absent in older hashes). PEXPIREAT `expiresAt`.
+ * - `<prefix>u:<userId>` — sorted set of that user's session keys, scored by an upper bound of each one's deadline:
+ *   its absolute deadline (`indexScore`), so touches and writes, which never move a deadline past it, leave the index
+ *   alone. Dead members are dropped on every write of the set, skipped on every read, and the set expires with its
+ *   last member (no TTL at all under an evicting `maxmemory-policy`: see `policy.ts`).
  * - `<prefix>t:<id>` — one hash per remember-me token: `userId`, `hash`, `meta` (JSON), `createdAt`, `expiresAt`,
  *   and once rotated `previousHash` and `rotatedAt` (absent while null). PEXPIREAT `expiresAt`.
  * - `<prefix>tu:<userId>` — sorted set of that user's token IDs, scored by deadline, kept like `u:`.
@@ -17,10 +19,11 @@
  * is kept by separate single-key commands next to the record's own script. The index may hold more than the truth,
  * never less where it matters: a session or token (whose user is set once, at create) is listed before it is written;
  * scores only grow; revocation goes through every member, whatever its score; and a member whose record is gone or
- * belongs to someone else is skipped when listing and never deleted through. One gap remains: a deadline moved forward
- * (a touch, a rotation) is written to the hash first and to the index right after, so a failure in between leaves the
- * index's score short; a listing after that score drops the member, and a later revocation misses the record until it
- * expires.
+ * belongs to someone else is skipped when listing and never deleted through. One gap remains, for tokens and for a
+ * session whose deadline moves past its `i` (a hash from before `i`, or a deadline past the absolute one): the new
+ * deadline is written to the hash first and to the index right after, so a failure in between leaves the index's
+ * score short (the session's `i` is raised only after the index, so its next write tries again); a listing after that
+ * score drops the member, and a later revocation misses the record until it expires.
  */
 import { invalidOption } from '../../errors.ts'
 import { knownKeys } from '../../validate.ts'
@@ -28,8 +31,8 @@ import { tooLarge } from '../size.ts'
 import type { CoatcheckStore } from '../types.ts'
 import { adapt, guardErrors, pairs, type RedisClient, script } from './client.ts'
 import { EvictionPolicy } from './policy.ts'
-import { deadline, sessionFields, toCounter, tokenFields, toSession, toToken } from './records.ts'
-import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, PEEK, ROTATE, UPDATE } from './scripts.ts'
+import { deadline, indexScore, sessionFields, toCounter, tokenFields, toSession, toToken } from './records.ts'
+import { CREATE, DESTROY, DESTROY_IF_OWNED, HIT, INDEX, INDEXED, PEEK, ROTATE, UPDATE } from './scripts.ts'
 import { Index } from './users.ts'
 
 export type {
@@ -86,6 +89,7 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
 
   const create = script(send, CREATE)
   const update = script(send, UPDATE)
+  const indexed = script(send, INDEXED)
   const destroy = script(send, DESTROY)
   const destroyIfOwned = script(send, DESTROY_IF_OWNED)
   const rotate = script(send, ROTATE)
@@ -97,6 +101,18 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
   const tokenKey = (id: string) => `${prefix}t:${id}`
   const tokenIndex = new Index(send, script(send, INDEX), `${prefix}tu:`, policy)
   const hgetall = async (key: string) => pairs(await send(key, ['HGETALL', key]))
+
+  /**
+   * After an update whose deadline went past the score the user's index holds (the script said so: `{ 1, user,
+   * absolute deadline }`), lists the session further, then records the new score in the hash; in that order, so a
+   * failure in between leaves `i` low and the next write tries again.
+   */
+  async function relist(key: string, reply: unknown[], expiresAt: number | undefined): Promise<void> {
+    if (Number(reply[0]) !== 1 || expiresAt === undefined) return
+    const score = indexScore({ expiresAt, absoluteExpiresAt: Number(reply[2]) })
+    await sessionIndex.add(String(reply[1]), key, score)
+    await indexed.run(sessionKey(key), [deadline(score)])
+  }
 
   /** Deletes each listed record still owned by `userId`, then unlists them; resolves how many were deleted. */
   async function destroyListed(index: Index, keyOf: (member: string) => string, userId: string, members: string[]) {
@@ -126,7 +142,7 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
     async create(key, record) {
       // Listed before it is written: a failure in between must not leave a session that revoke-all misses. A stale
       // entry left by a create that found the key taken is harmless (see above).
-      if (record.userId !== null) await sessionIndex.add(record.userId, key, record.expiresAt)
+      if (record.userId !== null) await sessionIndex.add(record.userId, key, indexScore(record))
       return (await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record)])) === 1
     },
     async update(key, patch) {
@@ -142,15 +158,14 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
       const reply = await update.run(sessionKey(key), args)
       if (!Array.isArray(reply)) return false
       if (Number(reply[0]) === -1) throw tooLarge(Number(reply[1]), patch.maxBytes!)
-      if (reply[0] === 1 && patch.expiresAt !== undefined)
-        await sessionIndex.add(String(reply[1]), key, patch.expiresAt)
+      await relist(key, reply, patch.expiresAt)
       return true
     },
     async touch(key, lastSeenAt, expiresAt) {
       const fields = ['lastSeenAt', String(lastSeenAt), 'expiresAt', String(expiresAt)]
       const reply = await update.run(sessionKey(key), [deadline(expiresAt), '', 0, ...fields])
       if (!Array.isArray(reply)) return false
-      if (reply[0] === 1) await sessionIndex.add(String(reply[1]), key, expiresAt)
+      await relist(key, reply, expiresAt)
       return true
     },
     async destroy(key) {

@@ -7,13 +7,21 @@ import type { CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord 
 export const deadline = (expiresAt: number) => String(Math.ceil(expiresAt))
 
 /**
+ * The score a logged-in session is listed under in its user's index: its absolute deadline, which no touch or write
+ * moves its deadline past (the engine caps it there), so the index needs writing once, at create, and never again on
+ * the hot path. A deadline beyond it (a record the engine did not make) is listed under that deadline instead.
+ */
+export const indexScore = (record: Pick<SessionRecord, 'expiresAt' | 'absoluteExpiresAt'>) =>
+  Math.max(record.expiresAt, record.absoluteExpiresAt)
+
+/**
  * A session as HSET field/value pairs: `d:<name>` per data key, `z` (the data's size, kept by the update script), then
- * the metadata; no `userId` when it is null.
+ * the metadata; no `userId` when it is null, and with one `i`, the score its user's index holds.
  */
 export function sessionFields(record: SessionRecord): string[] {
   const fields = Object.entries(record.data).flatMap(([name, json]) => [`d:${name}`, json])
   fields.push('z', String(dataBytes(record.data)))
-  if (record.userId !== null) fields.push('userId', record.userId)
+  if (record.userId !== null) fields.push('userId', record.userId, 'i', deadline(indexScore(record)))
   fields.push('meta', JSON.stringify(record.meta), 'createdAt', String(record.createdAt))
   fields.push('lastSeenAt', String(record.lastSeenAt), 'expiresAt', String(record.expiresAt))
   fields.push('absoluteExpiresAt', String(record.absoluteExpiresAt))

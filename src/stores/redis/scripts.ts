@@ -24,14 +24,15 @@ return 1
 `
 
 /**
- * The size of the data (as `SessionPatch.maxBytes` counts it, `#` counts bytes) kept in the hash's `z` field, so a
- * bounded write reads only the fields it changes, never the whole hash. ARGV from 4: the n fields to delete, then
- * field/value pairs to set; only `d:` fields are data. Resolves the size before and after, or nil when the hash has no
- * `z` and `full` is false; with `full`, a hash written before `z` existed is sized once from all its fields.
+ * The size of the data (as `SessionPatch.maxBytes` counts it, `#` counts bytes), kept in the hash's `z` field so a
+ * bounded write reads only the fields it changes, never the whole hash. `z` is the field's value (false when absent).
+ * ARGV from 4: the n fields to delete, then field/value pairs to set; only `d:` fields are data. Resolves the size
+ * before and after, or nil when the hash has no `z` and `full` is false; with `full`, a hash written before `z`
+ * existed is sized once from all its fields.
  */
 const SIZES = `
-local function sizes(n, full)
-  local before = tonumber(redis.call('HGET', KEYS[1], 'z'))
+local function sizes(z, n, full)
+  local before = tonumber(z)
   if not before then
     if not full then return nil end
     before = 0
@@ -60,22 +61,39 @@ end
 /**
  * Patches an existing session hash. ARGV: new deadline or '', maxBytes or '', count n of fields to delete, those n
  * fields, then field/value pairs to set. Resolves 0 when the key is gone; { -1, size after } when the patch breaks
- * maxBytes (nothing written); else { has a user (0/1), that user } (only read when the deadline moved: the caller then
- * updates the user's index). Keeps `z`, the data's size, in step with every change of a `d:` field.
+ * maxBytes (nothing written); { 1, user, absolute deadline } when the deadline moved past `i`, the score the user's
+ * index is known to hold (the caller then lists the session further and raises `i`); else { 0 }. Keeps `z`, the
+ * data's size, in step with every change of a `d:` field. Reads as little as it can (a script's every call costs):
+ * `z` tells that the hash exists, except in a hash from before `z`.
  */
 export const UPDATE = `${CHUNKED}${SIZES}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local z = redis.call('HGET', KEYS[1], 'z')
+if not z and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[3])
 local max = tonumber(ARGV[2])
-local before, after = sizes(n, max ~= nil)
+local before, after = sizes(z, n, max ~= nil)
 if max and after > max and after > before then return { -1, after } end
 each('HDEL', 4, 3 + n)
-each('HSET', 4 + n, #ARGV)
-if after and after ~= before then redis.call('HSET', KEYS[1], 'z', after) end
-if ARGV[1] == '' then return { 0, '' } end
+if after and after ~= before and #ARGV - 3 - n < 1000 then
+  redis.call('HSET', KEYS[1], 'z', after, unpack(ARGV, 4 + n, #ARGV))
+else
+  each('HSET', 4 + n, #ARGV)
+  if after and after ~= before then redis.call('HSET', KEYS[1], 'z', after) end
+end
+if ARGV[1] == '' then return { 0 } end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-local user = redis.call('HGET', KEYS[1], 'userId')
-return { user and 1 or 0, user or '' }
+local listed = redis.call('HMGET', KEYS[1], 'userId', 'i')
+if not listed[1] or (tonumber(listed[2]) or 0) >= tonumber(ARGV[1]) then return { 0 } end
+return { 1, listed[1], redis.call('HGET', KEYS[1], 'absoluteExpiresAt') or '0' }
+`
+
+/** Raises a session hash's `i` (the score its user's index holds) to ARGV[1], if the hash is still there. */
+export const INDEXED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if (tonumber(redis.call('HGET', KEYS[1], 'i')) or 0) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'i', ARGV[1])
+end
+return 1
 `
 
 /**
