@@ -105,7 +105,7 @@ const connectionsOf = (scenario: Scenario, s: Settings): number =>
 const hasSession = (variant: Variant) => variant === 'coatcheck' || variant === 'express-session'
 
 /** Logs `count` sessions in and checks, by hand, that a read, a write and a creation behave; resolves the cookies. */
-async function sessions(server: Running, count: number): Promise<string[]> {
+export async function loggedIn(server: Running, count: number): Promise<string[]> {
   const cookies: string[] = []
   for (let i = 0; i < count; i++) {
     const login = await fetch(`${server.url}/login`, { method: 'POST' })
@@ -126,7 +126,7 @@ async function sessions(server: Running, count: number): Promise<string[]> {
   return cookies
 }
 
-async function measure(
+export async function measure(
   backends: Backends,
   backend: Backend,
   variant: Variant,
@@ -183,7 +183,7 @@ async function compareBackend(backends: Backends, backend: Backend, s: Settings,
     for (const [key, server] of servers) {
       // The bare servers get a cookie of the same size, so every variant parses the same request bytes.
       const session = hasSession(key.split('/')[0] as Variant)
-      cookies.set(server, session ? await sessions(server, most) : Array<string>(most).fill(BARE_COOKIE))
+      cookies.set(server, session ? await loggedIn(server, most) : Array<string>(most).fill(BARE_COOKIE))
     }
 
     for (const scenario of scenarios) {

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { createClient } from 'redis'
-import { deadline, sessionFields } from '../src/stores/redis/records.ts'
+import { deadline, indexScore, sessionFields } from '../src/stores/redis/records.ts'
 import type { CoatcheckStore, SessionRecord } from '../src/stores/types.ts'
 import { PROFILE } from './servers/serve.ts'
 
@@ -28,7 +28,8 @@ export function record(userId: string, now = Date.now()): SessionRecord {
 
 /**
  * Writes sessions `from` to `to - 1` in the layout `src/stores/redis/index.ts` documents, pipelined: the hash (with the
- * store's own `sessionFields`) and its PEXPIREAT, the member in the user's sorted set, and that set's PEXPIREAT.
+ * store's own `sessionFields`) and its PEXPIREAT, the member in the user's sorted set (at `indexScore`), and that set's
+ * PEXPIREAT.
  */
 export async function fillRedis(client: Redis, prefix: string, from: number, to: number): Promise<void> {
   const now = Date.now()
@@ -40,8 +41,8 @@ export async function fillRedis(client: Redis, prefix: string, from: number, to:
       const index = `${prefix}u:${r.userId}`
       sent.push(client.sendCommand(['HSET', key, ...sessionFields(r)]))
       sent.push(client.sendCommand(['PEXPIREAT', key, deadline(r.expiresAt)]))
-      sent.push(client.sendCommand(['ZADD', index, deadline(r.expiresAt), fillerKey(i)]))
-      if (i % PER_USER === PER_USER - 1) sent.push(client.sendCommand(['PEXPIREAT', index, deadline(r.expiresAt)]))
+      sent.push(client.sendCommand(['ZADD', index, deadline(indexScore(r)), fillerKey(i)]))
+      if (i % PER_USER === PER_USER - 1) sent.push(client.sendCommand(['PEXPIREAT', index, deadline(indexScore(r))]))
     }
     await Promise.all(sent)
   }

@@ -5,6 +5,7 @@ import { BACKENDS } from './app-shape.ts'
 import { storeCalls } from './calls.ts'
 import { save, seconds } from './common.ts'
 import { compare, SCENARIOS, type Scenario, type Settings } from './compare.ts'
+import { flat } from './flat.ts'
 import { loginBench as login } from './login.ts'
 import { memory } from './memory.ts'
 import { profile } from './profile.ts'
@@ -13,7 +14,7 @@ import { render, updateReadme } from './report.ts'
 import { revoke } from './revoke.ts'
 import { stopAll } from './servers.ts'
 
-// `npm run bench [-- --quick] [-- --readme] [compare|memory|redis-write|profile|ab|revoke|login|all]`: the comparison unless told.
+// `npm run bench [-- --quick] [-- --readme] [compare|memory|redis-write|flat|profile|ab|revoke|login|all]`: the comparison unless told.
 // `npm run bench:quick` is `--quick`: two scenarios, 1 s rounds, for development (under 2 minutes).
 
 const list = <T extends string>(name: string, all: readonly T[], fallback: readonly T[]): T[] => {
@@ -57,12 +58,12 @@ async function comparison(quick: boolean, readme: boolean): Promise<void> {
   if (result.failures.length > 0) process.exitCode = 1
 }
 
-const BENCHES = { compare: comparison, memory, 'redis-write': redisWrite, profile, ab, revoke, login } as const
+const BENCHES = { compare: comparison, memory, 'redis-write': redisWrite, flat, profile, ab, revoke, login } as const
 type Bench = keyof typeof BENCHES
 
 function selected(args: string[]): Bench[] {
   if (args.length === 0) return ['compare']
-  if (args.includes('all')) return ['compare', 'memory', 'redis-write', 'profile', 'revoke', 'login']
+  if (args.includes('all')) return ['compare', 'memory', 'redis-write', 'flat', 'profile', 'revoke', 'login']
   const unknown = args.filter((arg) => !(arg in BENCHES))
   if (unknown.length > 0) {
     throw new TypeError(`unknown bench ${unknown.join(', ')}; choose from ${Object.keys(BENCHES).join(', ')} or all`)
