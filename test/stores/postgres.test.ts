@@ -153,6 +153,48 @@ describe('postgresStore', () => {
     }
   })
 
+  it('leaves room on sessions pages for HOT updates, on new and older tables, keeping a fillfactor of their own', async () => {
+    const fillfactor = async (table: string) =>
+      (await pool.query('SELECT reloptions FROM pg_class WHERE oid = $1::regclass', [table])).rows[0].reloptions
+    const fresh = prefix()
+    await migrate(pool, { tablePrefix: fresh })
+    assert.deepEqual(await fillfactor(`${fresh}sessions`), ['fillfactor=80'])
+
+    const older = prefix()
+    await pool.query(`CREATE TABLE ${older}sessions (key text PRIMARY KEY, user_id text, data jsonb NOT NULL,
+      meta jsonb NOT NULL, created_at bigint NOT NULL, last_seen_at bigint NOT NULL, expires_at bigint NOT NULL,
+      absolute_expires_at bigint NOT NULL)`)
+    await Promise.all(Array.from({ length: 3 }, () => migrate(pool, { tablePrefix: older })))
+    assert.deepEqual(await fillfactor(`${older}sessions`), ['fillfactor=80'])
+
+    const own = prefix()
+    await pool.query(`CREATE TABLE ${own}sessions (key text PRIMARY KEY, user_id text, data jsonb NOT NULL,
+      meta jsonb NOT NULL, created_at bigint NOT NULL, last_seen_at bigint NOT NULL, expires_at bigint NOT NULL,
+      absolute_expires_at bigint NOT NULL) WITH (fillfactor = 70, autovacuum_enabled = true)`)
+    await migrate(pool, { tablePrefix: own })
+    assert.deepEqual(await fillfactor(`${own}sessions`), ['fillfactor=70', 'autovacuum_enabled=true'])
+
+    // A write that changes only the data is a HOT update, on pages filled by inserts. One connection, so that it
+    // writes its statistics when told to.
+    const single = new pg.Pool({ connectionString: server.connectionString, max: 1 })
+    const store = await postgresStore({ pool: single, tablePrefix: fresh })
+    await pool.query(
+      `INSERT INTO ${fresh}sessions SELECT 'f' || g, 'u', '{"a": "1"}', '{}', 1, 1, $1, $1
+      FROM generate_series(1, 2000) AS g`,
+      [Date.now() + HOUR],
+    )
+    for (let i = 1; i <= 50; i++)
+      assert.equal(await store.update(`f${i * 40}`, { set: { cart: '[1]' }, maxBytes: 100 }), true)
+    await single.query('SELECT pg_stat_force_next_flush()')
+    const { rows } = await pool.query(
+      'SELECT n_tup_upd::int AS updated, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname = $1',
+      [`${fresh}sessions`],
+    )
+    assert.deepEqual(rows, [{ updated: 50, hot: 50 }])
+    await store.close()
+    await single.end()
+  })
+
   it('puts the tables in `schema`, creating it', async () => {
     const store = await postgresStore({ pool, schema: 'coatcheck_app', tablePrefix: 's_' })
     await store.create('k', record())
@@ -297,6 +339,40 @@ describe('postgresStore', () => {
     )
     await store.close()
     await custom.end()
+  })
+
+  it('reads and writes a session in one statement, and tells a refused write from a gone row with a second', async () => {
+    const sent: string[] = []
+    const counted = {
+      query: (query: string | { name: string; text: string; values: unknown[] }, values?: unknown[]) => {
+        sent.push(typeof query === 'string' ? query : query.name)
+        return pool.query(query as string, values)
+      },
+    }
+    const tablePrefix = prefix()
+    const store = await postgresStore({ pool: counted as PostgresQueryable, tablePrefix })
+    await store.create('k', record())
+    const calls = async (run: () => Promise<unknown>) => {
+      sent.length = 0
+      await run()
+      return sent.map((name) => name.replace(/^coatcheck_([a-zA-Z]+)_.*$/, '$1'))
+    }
+    assert.deepEqual(await calls(() => store.get('k')), ['get'])
+    assert.deepEqual(await calls(() => store.update('k', { set: { cart: '[3]' }, maxBytes: 100 })), ['updateBounded'])
+    assert.deepEqual(await calls(() => store.update('k', { set: { n: '1' } })), ['update'])
+    assert.deepEqual(
+      await calls(() => assert.rejects(store.update('k', { set: { big: '"xxxxxxxx"' }, maxBytes: 10 }), /maxBytes/)),
+      ['updateBounded', 'updateJudged'],
+    )
+    assert.deepEqual(await calls(() => store.update('gone', { set: { a: '1' }, maxBytes: 10 })), [
+      'updateBounded',
+      'updateJudged',
+    ])
+    assert.deepEqual({ ...(await store.get('k'))?.data }, { cart: '[3]', n: '1' })
+    // A value written by hand as JSON rather than as the JSON string of its text still reads as its text.
+    await pool.query(`UPDATE ${tablePrefix}sessions SET data = data || '{"raw": [1, {"a": null}]}'`)
+    assert.deepEqual({ ...(await store.get('k'))?.data }, { cart: '[3]', n: '1', raw: '[1,{"a":null}]' })
+    await store.close()
   })
 
   it('prunes expired rows on its timer, and a failing prune does not surface', async () => {

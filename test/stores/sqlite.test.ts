@@ -256,7 +256,7 @@ describe('sqliteStore', () => {
     }
   })
 
-  it('adds the token columns to a file made by an older version, once, even opened by several processes at once', {
+  it('adds the token columns and the prune indexes to a file made by an older version, once, even opened by several processes at once', {
     timeout: 60_000,
   }, async () => {
     const path = tempFile()
@@ -287,6 +287,21 @@ describe('sqliteStore', () => {
     }
     const all = ['id', 'user_id', 'hash', 'created_at', 'expires_at', 'meta', 'previous_hash', 'rotated_at']
     assert.deepEqual(columns(), all)
+    const indexes = (table: string) => {
+      const db = new DatabaseSync(path, { readOnly: true })
+      try {
+        return db
+          .prepare(`PRAGMA index_list(${table})`)
+          .all()
+          .map((i) => i.name)
+          .filter((name) => !String(name).startsWith('sqlite_autoindex'))
+          .sort()
+      } finally {
+        db.close()
+      }
+    }
+    assert.deepEqual(indexes('coatcheck_tokens'), ['coatcheck_tokens_expires_at', 'coatcheck_tokens_user_id'])
+    assert.deepEqual(indexes('coatcheck_counters'), ['coatcheck_counters_reset_at'])
     const store = sqliteStore({ path })
     try {
       const kept = { userId: 'u1', hash: 'h1', meta: {}, previousHash: null, rotatedAt: null, createdAt: 1, expiresAt }

@@ -3,7 +3,7 @@ import { boolOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validat
 import { pruneLoop } from '../prune.ts'
 import { tooLarge } from '../size.ts'
 import type { CoatcheckStore, CounterState } from '../types.ts'
-import { stringified, toCounter, toSession, toToken } from './records.ts'
+import { stringified, toCounter, toToken, unpackSession } from './records.ts'
 import { checkTables, migrateOptions, migration, resolveTables, type Statement, statements } from './sql.ts'
 
 /**
@@ -124,7 +124,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
   return {
     async get(key) {
       const [row] = await run(q.get, [key, Date.now()])
-      return row && toSession(row)
+      return row && unpackSession(row.r as string)
     },
     async create(key, r) {
       const values = [key, r.userId, stringified(r.data), JSON.stringify(r.meta)]
@@ -142,7 +142,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       ]
       // Only a patch that sets keys can grow the data past its bound.
       if (patch.maxBytes === undefined || patch.set === undefined) return changed(q.update, values)
-      const [row] = await run(q.updateBounded, [...values, patch.maxBytes])
+      const bounded = [...values, patch.maxBytes]
+      if (await changed(q.updateBounded, bounded)) return true
+      // Gone, or refused: rare, so told apart by a second statement, which writes if a concurrent patch made room.
+      const [row] = await run(q.updateJudged, bounded)
       if (Number(row?.written) > 0) return true
       if (Number(row?.found) > 0) throw tooLarge(Number(row?.after), patch.maxBytes)
       return false
@@ -156,7 +159,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     },
     async listByUser(userId) {
       const rows = await run(q.listByUser, [userId, Date.now()])
-      return rows.map((row) => ({ key: row.key as string, record: toSession(row) }))
+      return rows.map((row) => ({ key: row.key as string, record: unpackSession(row.r as string) }))
     },
     async destroyByUser(userId, exceptKey) {
       const [row] = await run(q.destroyByUser, [userId, exceptKey ?? null, Date.now()])

@@ -3,15 +3,10 @@ import type { CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord 
 
 type Row = Record<string, unknown>
 
-/** A session row (`data` and `meta` as jsonb text, see `statements`) as the contract's record. */
+/** A session row of separate columns, `data` and `meta` as jsonb text (the CLI's scan selects these), as a record. */
 export function toSession(row: Row): SessionRecord {
-  const data: StoredData = nullProto<string>(JSON.parse(row.data as string))
-  for (const name of Object.keys(data)) {
-    // Values are JSON strings holding each key's text; anything else was written by hand and is taken as its JSON.
-    if (typeof data[name] !== 'string') data[name] = JSON.stringify(data[name])
-  }
   return {
-    data,
+    data: toData(JSON.parse(row.data as string)),
     userId: row.user_id as string | null,
     meta: nullProto<SessionMeta[string]>(JSON.parse(row.meta as string)),
     createdAt: Number(row.created_at),
@@ -19,6 +14,33 @@ export function toSession(row: Row): SessionRecord {
     expiresAt: Number(row.expires_at),
     absoluteExpiresAt: Number(row.absolute_expires_at),
   }
+}
+
+/**
+ * A session read as the one text column `statements` select: the JSON array
+ * `[user_id, created_at, last_seen_at, expires_at, absolute_expires_at, meta, data]`.
+ */
+export function unpackSession(text: string): SessionRecord {
+  const [userId, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, meta, data] = JSON.parse(text)
+  return {
+    data: toData(data),
+    userId,
+    meta: nullProto<SessionMeta[string]>(meta),
+    createdAt,
+    lastSeenAt,
+    expiresAt,
+    absoluteExpiresAt,
+  }
+}
+
+/** The parsed `data` column as the contract's data, a null-prototype object of JSON texts. */
+function toData(parsed: unknown): StoredData {
+  const data: StoredData = nullProto<string>(parsed)
+  for (const name in data) {
+    // Values are JSON strings holding each key's text; anything else was written by hand and is taken as its JSON.
+    if (typeof data[name] !== 'string') data[name] = JSON.stringify(data[name])
+  }
+  return data
 }
 
 /** A token row (`meta` as jsonb text) as the contract's record. */

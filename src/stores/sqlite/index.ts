@@ -1,17 +1,20 @@
+import type { StatementSync } from 'node:sqlite'
+import { setImmediate as turn } from 'node:timers/promises'
 import { invalidOption } from '../../errors.ts'
 import { identifierOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
+import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
 import { checkBytes, dataBytes } from '../size.ts'
 import type { CoatcheckStore } from '../types.ts'
 import {
   type CounterRow,
   parseData,
-  type SessionRow,
+  SessionDecoder,
+  type SessionTuple,
   sessionParams,
   type TokenRow,
   toCounter,
   tokenParams,
-  toSession,
   toToken,
 } from './records.ts'
 import { open, statements } from './sql.ts'
@@ -48,6 +51,8 @@ export interface SqliteStoreOptions {
 }
 
 const KNOWN = ['path', 'tablePrefix', 'busyTimeout', 'pruneInterval', 'maxPageCount']
+/** Rows a prune deletes per transaction: a few ms of work, after which requests waiting on the event loop run. */
+const PRUNE_BATCH = 200
 
 /**
  * The embedded store: one SQLite file through `node:sqlite`, in WAL mode so readers never wait for the writer, shared
@@ -66,6 +71,7 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
   const { path, tablePrefix, busyTimeout, pruneInterval, maxPageCount } = resolveOptions(options)
   const db = open(path, { busyTimeout, maxPageCount, tablePrefix })
   const sql = statements(db, tablePrefix)
+  const decoder = new SessionDecoder()
 
   /**
    * Runs `work` holding the write lock from the start (`BEGIN IMMEDIATE`): a read-modify-write never sees a row that
@@ -84,31 +90,61 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
     }
   }
 
-  function prune(): number {
+  /**
+   * Deletes expired sessions, tokens and counters, `PRUNE_BATCH` rows per statement: synchronously when one batch of
+   * each was enough (the usual tick), else batch after batch with a turn of the event loop between them, so that a
+   * million sessions expiring at once do not hold every request for the seconds one DELETE would take. Resolves the
+   * number of sessions deleted.
+   */
+  function prune(): number | Promise<number> {
     const now = Date.now()
-    return immediate(() => {
-      sql.pruneTokens.run({ now })
-      sql.pruneCounters.run({ now })
-      return Number(sql.pruneSessions.run({ now }).changes)
-    })
+    const batch = (statement: StatementSync) => Number(statement.run({ now, limit: PRUNE_BATCH }).changes)
+    let sessions = 0
+    const more: StatementSync[] = []
+    for (const statement of [sql.pruneTokens, sql.pruneCounters, sql.pruneSessions]) {
+      const deleted = batch(statement)
+      if (statement === sql.pruneSessions) sessions = deleted
+      if (deleted === PRUNE_BATCH) more.push(statement)
+    }
+    if (more.length === 0) return sessions
+    return (async () => {
+      for (const statement of more) {
+        for (let deleted = PRUNE_BATCH; deleted === PRUNE_BATCH; ) {
+          await turn()
+          if (!db.isOpen) return sessions // closed meanwhile: the rest is the next prune's
+          deleted = batch(statement)
+          if (statement === sql.pruneSessions) sessions += deleted
+        }
+      }
+      return sessions
+    })()
   }
   const stop = pruneLoop('sqliteStore()', prune, pruneInterval)
   const liveCount = (rows: unknown[], now: number) =>
     (rows as { expires_at: number }[]).filter((row) => row.expires_at > now).length
 
-  return {
+  /**
+   * A live session's record. Also the engine's synchronous read (`withPeek`): `node:sqlite` blocks this thread anyway,
+   * so the promise, the watchdog and the microtask hops of an async `get` would buy nothing; a read that throws sends
+   * the engine down the guarded `get`, which reports it.
+   */
+  function read(key: string) {
+    const row = sql.get.get(key, Date.now()) as SessionTuple | undefined
+    return row && decoder.record(key, row)
+  }
+
+  return withPeek(read, {
     async get(key) {
-      const row = sql.get.get({ key, now: Date.now() }) as SessionRow | undefined
-      return row && toSession(row)
+      return read(key)
     },
     async create(key, record) {
       return sql.create.run({ ...sessionParams(key, record), now: Date.now() }).changes > 0
     },
     async update(key, patch) {
       return immediate(() => {
-        const row = sql.get.get({ key, now: Date.now() }) as SessionRow | undefined
+        const row = sql.get.get(key, Date.now()) as SessionTuple | undefined
         if (row === undefined) return false
-        let data = row.data
+        let [data, , meta, , lastSeenAt, expiresAt] = row
         if (patch.set || patch.unset) {
           const parsed = parseData(data)
           const before = patch.maxBytes === undefined ? 0 : dataBytes(parsed)
@@ -118,13 +154,10 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
           if (patch.maxBytes !== undefined) checkBytes(before, dataBytes(parsed), patch.maxBytes)
           data = JSON.stringify(parsed)
         }
-        sql.write.run({
-          key,
-          data,
-          meta: patch.meta ? JSON.stringify(patch.meta) : row.meta,
-          lastSeenAt: patch.lastSeenAt ?? row.last_seen_at,
-          expiresAt: patch.expiresAt ?? row.expires_at,
-        })
+        if (patch.meta) meta = JSON.stringify(patch.meta)
+        lastSeenAt = patch.lastSeenAt ?? lastSeenAt
+        expiresAt = patch.expiresAt ?? expiresAt
+        sql.write.run({ key, data, meta, lastSeenAt, expiresAt })
         return true
       })
     },
@@ -133,16 +166,19 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
     },
     async destroy(key) {
       const now = Date.now()
+      decoder.forget(key)
       const row = sql.destroy.get({ key }) as { expires_at: number } | undefined
       return row !== undefined && row.expires_at > now
     },
     async listByUser(userId) {
-      const rows = sql.listByUser.all({ userId, now: Date.now() }) as (SessionRow & { key: string })[]
-      return rows.map((row) => ({ key: row.key, record: toSession(row) }))
+      const rows = sql.listByUser.all({ userId, now: Date.now() }) as unknown as SessionTuple[]
+      return rows.map((row) => ({ key: row[7]!, record: decoder.record(row[7]!, row) }))
     },
     async destroyByUser(userId, exceptKey) {
       const now = Date.now()
-      return liveCount(sql.destroyByUser.all({ userId, exceptKey: exceptKey ?? null }), now)
+      const rows = sql.destroyByUser.all({ userId, exceptKey: exceptKey ?? null }) as { key: string }[]
+      for (const row of rows) decoder.forget(row.key)
+      return liveCount(rows, now)
     },
     async prune() {
       return prune()
@@ -187,9 +223,10 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
     },
     async close() {
       stop()
+      decoder.clear()
       if (db.isOpen) db.close()
     },
-  }
+  })
 }
 
 function resolveOptions(options: SqliteStoreOptions) {
