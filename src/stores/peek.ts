@@ -2,7 +2,8 @@ import type { CoatcheckStore, SessionRecord } from './types.ts'
 
 /**
  * A synchronous read of a live session record, for a store that holds its records in this process. The record is
- * the store's own, frozen data and meta included: the engine reads it and never writes it.
+ * frozen, data and meta included, and may be shared with other reads (the memory store keeps its hot records
+ * decoded): the engine reads it and never writes it.
  * @internal
  */
 export type SessionPeek = (key: string) => SessionRecord | undefined

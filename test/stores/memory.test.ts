@@ -240,6 +240,105 @@ describe('memoryStore', () => {
     }
   })
 
+  it('keeps every user’s sessions listed right through creates, destroys, evictions, expiry and revoke-all', async () => {
+    // Enough users to grow the user index several times and to delete from the middle of its probe runs.
+    let seed = 7
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    const clock = manualClock()
+    const store = memoryStore({ maxEntries: 150, now: clock.now })
+    const model = new Map<string, { expiresAt: number; userId: string | null }>()
+    const users = Array.from({ length: 120 }, (_, i) => `user-${i}`)
+    const alive = (key: string) => (model.get(key)?.expiresAt ?? 0) > clock.t
+    const listed = async (u: string) => (await store.listByUser(u)).map((e) => e.key).sort()
+    const expected = (u: string) =>
+      [...model]
+        .filter(([k, v]) => v.userId === u && alive(k))
+        .map(([k]) => k)
+        .sort()
+    for (let step = 0; step < 4_000; step++) {
+      const key = `k${Math.floor(random() * 400)}`
+      const user = users[Math.floor(random() * users.length)]!
+      const op = random()
+      if (op < 0.5) {
+        const expiresAt = clock.t + 1 + Math.floor(random() * 50_000) + step / 10_000
+        if (await store.create(key, record(expiresAt, random() < 0.2 ? null : user))) {
+          model.delete(key)
+          for (const [k, v] of model) if (v.expiresAt <= clock.t) model.delete(k)
+          if (model.size >= 150) {
+            const loggedIn = (v: { userId: string | null }) => Number(v.userId !== null)
+            const [evicted] = [...model].sort(
+              ([, x], [, y]) => loggedIn(x) - loggedIn(y) || x.expiresAt - y.expiresAt,
+            )[0]!
+            model.delete(evicted)
+          }
+          model.set(key, { expiresAt, userId: (await store.get(key))!.userId })
+        }
+      } else if (op < 0.7) {
+        assert.equal(await store.destroy(key), alive(key))
+        model.delete(key)
+      } else if (op < 0.75) {
+        const except = random() < 0.5 ? expected(user)[0] : undefined
+        assert.equal(await store.destroyByUser(user, except), expected(user).filter((k) => k !== except).length)
+        for (const [k, v] of model) if (v.userId === user && k !== except) model.delete(k)
+      } else if (op < 0.8) {
+        clock.t += Math.floor(random() * 5_000)
+      } else {
+        assert.deepEqual(await listed(user), expected(user), `step ${step}, ${user}`)
+      }
+    }
+    for (const u of users) assert.deepEqual(await listed(u), expected(u), u)
+  })
+
+  it('reads every write back, whatever the keys and texts (NUL, __proto__, empty, many shapes)', async () => {
+    const store = memoryStore()
+    const later = Date.now() + 60_000
+    const cases: Record<string, string>[] = [
+      {},
+      { a: '' },
+      { a: 'x\u0000y', b: '"ok"' },
+      Object.fromEntries([
+        ['__proto__', '{"p":1}'],
+        ['', '0'],
+        ['ключ', '"🔑"'],
+      ]),
+      { ['x'.repeat(2_000)]: '1', y: '2' },
+      // Past the store's bound on interned key lists, data is kept another way; it must read back all the same.
+      ...Array.from({ length: 1_100 }, (_, i) => ({ [`k${i}`]: String(i), shared: '"s"' })),
+    ]
+    for (const [i, data] of cases.entries()) {
+      await store.create(`s${i}`, { ...record(later), data })
+      const got = await store.get(`s${i}`)
+      assert.deepEqual({ ...got?.data }, { ...data }, JSON.stringify(data))
+      assert.equal(Object.getPrototypeOf(got?.data), null)
+      assert.ok(Object.isFrozen(got?.data))
+    }
+    // A read is served from the decoded records until a write: each kind of write must show in the next read.
+    await store.get('s1')
+    await store.update('s1', {
+      set: { b: '2' },
+      unset: ['a'],
+      meta: { ip: '::1' },
+      lastSeenAt: 5,
+      expiresAt: later + 1,
+    })
+    assert.deepEqual(
+      { ...(await store.get('s1')) },
+      {
+        ...record(later),
+        data: (await store.get('s1'))!.data,
+        meta: { ip: '::1' },
+        lastSeenAt: 5,
+        expiresAt: later + 1,
+      },
+    )
+    assert.deepEqual({ ...(await store.get('s1'))!.data }, { b: '2' })
+    await store.touch('s1', 6, later + 2)
+    assert.deepEqual([(await store.get('s1'))!.lastSeenAt, (await store.get('s1'))!.expiresAt], [6, later + 2])
+  })
+
   it('judges expiry by the injected clock', async () => {
     const clock = manualClock()
     const store = memoryStore({ now: clock.now })

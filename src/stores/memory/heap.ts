@@ -1,23 +1,56 @@
-// A binary min-heap on `at`, kept in an array. A sorted array is a valid heap.
+// A binary min-heap of slots ordered by `at[slot]`, each slot's index in `items` kept in `pos[slot]`: a slot whose
+// deadline moves is sifted in place and a deleted one is taken out, so the heap never holds stale entries and costs
+// one small integer per session. The arrays are passed in because the table that owns them grows them.
 
-export function heapPush<T extends { at: number }>(items: T[], entry: T): void {
-  let i = items.push(entry) - 1
-  for (let parent = (i - 1) >> 1; i > 0 && items[parent]!.at > entry.at; i = parent, parent = (i - 1) >> 1) {
-    items[i] = items[parent]!
-  }
-  items[i] = entry
+export function heapInsert(items: number[], slot: number, at: Float64Array, pos: Int32Array): void {
+  items.push(slot)
+  siftUp(items, items.length - 1, at, pos)
 }
 
-export function heapPop<T extends { at: number }>(items: T[]): T | undefined {
-  const top = items[0]
+export function heapRemove(items: number[], slot: number, at: Float64Array, pos: Int32Array): void {
+  const i = pos[slot]!
   const last = items.pop()!
-  if (items.length === 0) return top
-  let i = 0
-  for (let child = 1; child < items.length; i = child, child = 2 * i + 1) {
-    if (child + 1 < items.length && items[child + 1]!.at < items[child]!.at) child++
-    if (items[child]!.at >= last.at) break
-    items[i] = items[child]!
-  }
+  if (last === slot) return
   items[i] = last
-  return top
+  pos[last] = i
+  heapFix(items, i, at, pos)
+}
+
+/** Restores the order after `at[items[i]]` changed. */
+export function heapFix(items: number[], i: number, at: Float64Array, pos: Int32Array): void {
+  if (!siftUp(items, i, at, pos)) siftDown(items, i, at, pos)
+}
+
+function siftUp(items: number[], from: number, at: Float64Array, pos: Int32Array): boolean {
+  const slot = items[from]!
+  const key = at[slot]!
+  let i = from
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    const above = items[parent]!
+    if (at[above]! <= key) break
+    items[i] = above
+    pos[above] = i
+    i = parent
+  }
+  items[i] = slot
+  pos[slot] = i
+  return i !== from
+}
+
+function siftDown(items: number[], from: number, at: Float64Array, pos: Int32Array): void {
+  const slot = items[from]!
+  const key = at[slot]!
+  const n = items.length
+  let i = from
+  for (let child = 2 * i + 1; child < n; child = 2 * i + 1) {
+    if (child + 1 < n && at[items[child + 1]!]! < at[items[child]!]!) child++
+    const below = items[child]!
+    if (at[below]! >= key) break
+    items[i] = below
+    pos[below] = i
+    i = child
+  }
+  items[i] = slot
+  pos[slot] = i
 }
