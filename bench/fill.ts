@@ -41,8 +41,9 @@ export async function fillRedis(client: Redis, prefix: string, from: number, to:
       const index = `${prefix}u:${r.userId}`
       sent.push(client.sendCommand(['HSET', key, ...sessionFields(r)]))
       sent.push(client.sendCommand(['PEXPIREAT', key, deadline(r.expiresAt)]))
-      sent.push(client.sendCommand(['ZADD', index, deadline(indexScore(r)), fillerKey(i)]))
-      if (i % PER_USER === PER_USER - 1) sent.push(client.sendCommand(['PEXPIREAT', index, deadline(indexScore(r))]))
+      sent.push(client.sendCommand(['ZADD', index, deadline(indexScore(r, now)), fillerKey(i)]))
+      if (i % PER_USER === PER_USER - 1)
+        sent.push(client.sendCommand(['PEXPIREAT', index, deadline(indexScore(r, now))]))
     }
     await Promise.all(sent)
   }

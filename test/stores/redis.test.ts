@@ -100,11 +100,11 @@ function suite(name: string, current: () => Flavour) {
         return { ...hash }
       }
       const s = `${prefix}s:k1`
-      assert.deepEqual(await hashOf(s), {
+      const { i, ...hash } = await hashOf(s)
+      assert.deepEqual(hash, {
         'd:__proto__': '"p"',
         z: '12',
         userId: 'alice',
-        i: String(r.absoluteExpiresAt),
         meta: '{"ip":"::1"}',
         createdAt: String(r.createdAt),
         lastSeenAt: String(r.lastSeenAt),
@@ -115,27 +115,36 @@ function suite(name: string, current: () => Flavour) {
       assert.ok(Math.abs(r.expiresAt - Date.now() - pttl) < 1_000, `PTTL ${pttl}`)
       const u = `${prefix}u:alice`
       assert.equal(await command(u, 'TYPE', u), 'zset')
-      // Listed under its absolute deadline, which no touch moves the deadline past: the index is written once.
-      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), r.absoluteExpiresAt)
-      const indexTtl = Number(await command(u, 'PTTL', u))
-      assert.ok(Math.abs(r.absoluteExpiresAt - Date.now() - indexTtl) < 1_000, 'the index expires with its last member')
+      // Listed with room to slide: as far past its deadline again as that lies ahead, and `i` says so.
+      const score = async () => Number(await command(u, 'ZSCORE', u, 'k1'))
+      const near = (actual: number, expected: number, what: string) =>
+        assert.ok(Math.abs(actual - expected) < 1_000, `${what}: ${actual} vs ${expected}`)
+      near(await score(), r.expiresAt + HOUR, 'the first score')
+      assert.equal(i, String(await score()))
+      near(Number(await command(u, 'PTTL', u)), HOUR * 2, 'the index expires with its last member')
 
-      const later = Date.now() + 2 * HOUR
+      // A touch within the room leaves the index alone; one past it lists the session further.
+      const first = await score()
+      assert.equal(await store.touch('k1', Date.now(), Date.now() + 1.5 * HOUR), true)
+      assert.equal(await score(), first)
+      const later = Date.now() + 3 * HOUR
       assert.equal(await store.touch('k1', Date.now(), later), true)
-      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), r.absoluteExpiresAt)
+      near(await score(), later + 3 * HOUR, 'after a touch past the room')
+      assert.equal(await command(s, 'HGET', s, 'i'), String(await score()))
       assert.ok(Math.abs(later - Date.now() - Number(await command(s, 'PTTL', s))) < 1_000)
-      // A deadline past the listed score (not one the engine makes) lists the session further, and raises `i`.
+      // Never past the absolute deadline, unless the deadline itself is (not one the engine makes).
+      const late = Date.now() + 20 * HOUR
+      assert.equal(await store.touch('k1', Date.now(), late), true)
+      assert.equal(await score(), r.absoluteExpiresAt)
       const beyond = r.absoluteExpiresAt + HOUR
       assert.equal(await store.update('k1', { set: { n: '1' }, expiresAt: beyond }), true)
-      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), beyond)
+      assert.equal(await score(), beyond)
       assert.equal(await command(s, 'HGET', s, 'i'), String(beyond))
-      // A hash from before `i` is listed again on its first deadline move, once.
+      // A hash from before `i` is listed again on its first deadline move, and scores only grow.
       await command(s, 'HDEL', s, 'i')
       assert.equal(await store.touch('k1', Date.now(), later), true)
-      assert.equal(await command(s, 'HGET', s, 'i'), String(r.absoluteExpiresAt))
-      assert.equal(Number(await command(u, 'ZSCORE', u, 'k1')), beyond, 'scores only grow')
-      assert.equal(await store.touch('k1', Date.now(), later + 1), true)
-      assert.equal(await command(s, 'HGET', s, 'i'), String(r.absoluteExpiresAt))
+      near(Number(await command(s, 'HGET', s, 'i')), later + (later - Date.now()), 'i of an older hash')
+      assert.equal(await score(), beyond, 'scores only grow')
 
       const tokenMeta = JSON.parse('{"__proto__":"p","ip":"::1"}')
       await store.tokens.create(
@@ -298,6 +307,75 @@ describe('redisStore on a standalone server', () => {
 
   suite('redis, node-redis', () => flavours[0]!)
   suite('redis, ioredis', () => flavours[1]!)
+
+  it('a login racing a revoke-all stays listed, so the next revoke-all ends it', async () => {
+    const io = flavours[1]!.client as Redis
+    const prefix = uniquePrefix()
+    let release: (() => void) | undefined
+    let held: (() => void) | undefined
+    const holding = new Promise<void>((resolve) => {
+      held = resolve
+    })
+    // An ioredis-shaped client that holds the login's create script: it is listed, and its hash not yet written.
+    const client = {
+      async call(command: string, ...args: string[]) {
+        if (command.startsWith('EVAL') && args[2] === `${prefix}s:new` && release === undefined) {
+          await new Promise<void>((resolve) => {
+            release = resolve
+            held!()
+          })
+        }
+        return io.call(command, ...args)
+      },
+    }
+    const store = redisStore({ client: client as unknown as RedisClient, prefix })
+    await store.create('old', record({ userId: 'u' }))
+    const login = store.create('new', record({ userId: 'u' }))
+    await holding
+    assert.equal(await store.destroyByUser('u'), 1)
+    release!()
+    assert.equal(await login, true)
+    assert.deepEqual(
+      (await store.listByUser('u')).map((entry) => entry.key),
+      ['new'],
+    )
+    assert.equal(await store.destroyByUser('u'), 1)
+    assert.equal(await store.get('new'), undefined)
+  })
+
+  it('a session that idled out stops being listed about an idle timeout later, not at its absolute deadline', async () => {
+    const { client, command } = flavours[0]!
+    const prefix = uniquePrefix()
+    const store = redisStore({ client, prefix })
+    const now = Date.now()
+    await store.create('k', record({ userId: 'u', expiresAt: now + 200, absoluteExpiresAt: now + 24 * HOUR }))
+    const u = `${prefix}u:u`
+    assert.ok(
+      Number(await command(u, 'ZSCORE', u, 'k')) <= now + 1_000,
+      'scored near its deadline, not its absolute one',
+    )
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    assert.deepEqual(await store.listByUser('u'), [])
+    // The next write of the set drops it.
+    await store.create('k2', record({ userId: 'u' }))
+    assert.equal(await command(u, 'ZSCORE', u, 'k'), null)
+  })
+
+  it('sizes an empty data text as present: unsetting it or setting over it keeps `z` right', async () => {
+    const { client, command } = flavours[0]!
+    const prefix = uniquePrefix()
+    const store = redisStore({ client, prefix })
+    const s = `${prefix}s:k`
+    await store.create('k', record({ data: { a: '', b: '' } }))
+    assert.equal(await command(s, 'HGET', s, 'z'), '2')
+    assert.equal(await store.update('k', { unset: ['a'] }), true)
+    assert.equal(await command(s, 'HGET', s, 'z'), '1')
+    assert.equal(await store.update('k', { set: { b: '"x"' }, maxBytes: 100 }), true)
+    assert.equal(await command(s, 'HGET', s, 'z'), '4')
+    // As memoryStore judges it: 4 bytes now, a 3-byte key fits under 7 after unsetting b.
+    assert.equal(await store.update('k', { unset: ['b'], set: { c: '"y"' }, maxBytes: 4 }), true)
+    assert.equal(await command(s, 'HGET', s, 'z'), '4')
+  })
 
   it('revokes one user among many without a SCAN, in O(that user’s sessions)', async () => {
     const { client, command } = flavours[0]!

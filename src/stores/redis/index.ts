@@ -6,9 +6,9 @@
  *   none), `meta` (JSON), `createdAt`, `lastSeenAt`, `expiresAt`, `absoluteExpiresAt` (epoch ms), `z`, the data's
  *   size in bytes (absent in hashes written before it; sized on their first bounded write), and with a user `i`, the
  *   score the user's index is known to hold for it (absent in older hashes). PEXPIREAT `expiresAt`.
- * - `<prefix>u:<userId>` — sorted set of that user's session keys, scored by an upper bound of each one's deadline:
- *   its absolute deadline (`indexScore`), so touches and writes, which never move a deadline past it, leave the index
- *   alone. Dead members are dropped on every write of the set, skipped on every read, and the set expires with its
+ * - `<prefix>u:<userId>` — sorted set of that user's session keys, scored by an upper bound of each one's deadline
+ *   with room to slide (`indexScore`: about two idle timeouts, capped at the absolute deadline), so most touches and
+ *   writes leave the index alone. Dead members are dropped on every write of the set, skipped on every read, and the set expires with its
  *   last member (no TTL at all under an evicting `maxmemory-policy`: see `policy.ts`).
  * - `<prefix>t:<id>` — one hash per remember-me token: `userId`, `hash`, `meta` (JSON), `createdAt`, `expiresAt`,
  *   and once rotated `previousHash` and `rotatedAt` (absent while null). PEXPIREAT `expiresAt`.
@@ -109,15 +109,22 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
    */
   async function relist(key: string, reply: unknown[], expiresAt: number | undefined): Promise<void> {
     if (Number(reply[0]) !== 1 || expiresAt === undefined) return
-    const score = indexScore({ expiresAt, absoluteExpiresAt: Number(reply[2]) })
+    const score = indexScore({ expiresAt, absoluteExpiresAt: Number(reply[2]) }, Date.now())
     await sessionIndex.add(String(reply[1]), key, score)
     await indexed.run(sessionKey(key), [deadline(score)])
   }
 
-  /** Deletes each listed record still owned by `userId`, then unlists them; resolves how many were deleted. */
+  /**
+   * Deletes each listed record still owned by `userId`, then unlists the ones it deleted; resolves how many. A member
+   * whose record is not there stays listed: it may be a create in flight (listed before it is written), which must
+   * stay revocable once written; a dead one is dropped once its score passes.
+   */
   async function destroyListed(index: Index, keyOf: (member: string) => string, userId: string, members: string[]) {
     const deleted = await Promise.all(members.map((m) => destroyIfOwned.run(keyOf(m), [userId])))
-    await index.remove(userId, members)
+    await index.remove(
+      userId,
+      members.filter((_, i) => Number(deleted[i]) === 1),
+    )
     return deleted.reduce<number>((sum, n) => sum + Number(n), 0)
   }
 
@@ -142,8 +149,9 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
     async create(key, record) {
       // Listed before it is written: a failure in between must not leave a session that revoke-all misses. A stale
       // entry left by a create that found the key taken is harmless (see above).
-      if (record.userId !== null) await sessionIndex.add(record.userId, key, indexScore(record))
-      return (await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record)])) === 1
+      const now = Date.now()
+      if (record.userId !== null) await sessionIndex.add(record.userId, key, indexScore(record, now))
+      return (await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record, now)])) === 1
     },
     async update(key, patch) {
       const unset = (patch.unset ?? []).map((name) => `d:${name}`)

@@ -7,21 +7,26 @@ import type { CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord 
 export const deadline = (expiresAt: number) => String(Math.ceil(expiresAt))
 
 /**
- * The score a logged-in session is listed under in its user's index: its absolute deadline, which no touch or write
- * moves its deadline past (the engine caps it there), so the index needs writing once, at create, and never again on
- * the hot path. A deadline beyond it (a record the engine did not make) is listed under that deadline instead.
+ * The score a logged-in session is listed under in its user's index: an upper bound of its deadline with room for
+ * it to slide, as far again as it now lies ahead (about two idle timeouts from `now`), never past its absolute
+ * deadline (which the engine never moves a deadline past). Touches and writes within that room leave the index
+ * alone; the first past it lists the session further (see `UPDATE`). The room is bounded so that a session that idled
+ * out stops being listed about one idle timeout later, not at its absolute deadline: a user who logs in often would
+ * otherwise have every login of the last `absoluteTimeout` read on each listing and revocation.
  */
-export const indexScore = (record: Pick<SessionRecord, 'expiresAt' | 'absoluteExpiresAt'>) =>
-  Math.max(record.expiresAt, record.absoluteExpiresAt)
+export function indexScore(record: Pick<SessionRecord, 'expiresAt' | 'absoluteExpiresAt'>, now: number): number {
+  const room = Math.max(0, record.expiresAt - now)
+  return Math.max(record.expiresAt, Math.min(record.absoluteExpiresAt, record.expiresAt + room))
+}
 
 /**
  * A session as HSET field/value pairs: `d:<name>` per data key, `z` (the data's size, kept by the update script), then
  * the metadata; no `userId` when it is null, and with one `i`, the score its user's index holds.
  */
-export function sessionFields(record: SessionRecord): string[] {
+export function sessionFields(record: SessionRecord, now = Date.now()): string[] {
   const fields = Object.entries(record.data).flatMap(([name, json]) => [`d:${name}`, json])
   fields.push('z', String(dataBytes(record.data)))
-  if (record.userId !== null) fields.push('userId', record.userId, 'i', deadline(indexScore(record)))
+  if (record.userId !== null) fields.push('userId', record.userId, 'i', deadline(indexScore(record, now)))
   fields.push('meta', JSON.stringify(record.meta), 'createdAt', String(record.createdAt))
   fields.push('lastSeenAt', String(record.lastSeenAt), 'expiresAt', String(record.expiresAt))
   fields.push('absoluteExpiresAt', String(record.absoluteExpiresAt))

@@ -28,9 +28,14 @@ return 1
  * bounded write reads only the fields it changes, never the whole hash. `z` is the field's value (false when absent).
  * ARGV from 4: the n fields to delete, then field/value pairs to set; only `d:` fields are data. Resolves the size
  * before and after, or nil when the hash has no `z` and `full` is false; with `full`, a hash written before `z`
- * existed is sized once from all its fields.
+ * existed is sized once from all its fields. A field is there when HSTRLEN says so, or HEXISTS for an empty one.
  */
 const SIZES = `
+local function len(field)
+  local n = redis.call('HSTRLEN', KEYS[1], field)
+  if n == 0 and redis.call('HEXISTS', KEYS[1], field) == 0 then return nil end
+  return n
+end
 local function sizes(z, n, full)
   local before = tonumber(z)
   if not before then
@@ -43,14 +48,17 @@ local function sizes(z, n, full)
   end
   local after, gone = before, {}
   for i = 4, 3 + n do
-    local old = redis.call('HSTRLEN', KEYS[1], ARGV[i])
-    if old > 0 and string.sub(ARGV[i], 1, 2) == 'd:' then after = after - #ARGV[i] + 2 - old end
+    if string.sub(ARGV[i], 1, 2) == 'd:' then
+      local old = len(ARGV[i])
+      if old then after = after - #ARGV[i] + 2 - old end
+    end
     gone[ARGV[i]] = true
   end
   for i = 4 + n, #ARGV, 2 do
     if string.sub(ARGV[i], 1, 2) == 'd:' then
-      local old = gone[ARGV[i]] and 0 or redis.call('HSTRLEN', KEYS[1], ARGV[i])
-      if old > 0 then after = after - old else after = after + #ARGV[i] - 2 end
+      local old = nil
+      if not gone[ARGV[i]] then old = len(ARGV[i]) end
+      if old then after = after - old else after = after + #ARGV[i] - 2 end
       after = after + #ARGV[i + 1]
     end
   end
