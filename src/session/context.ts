@@ -235,8 +235,12 @@ export class SessionContext {
       return undefined
     }
     const peek = peekSession(this.#o.store)
-    if (peek !== undefined && this.#loadNow(verified, peek)) return undefined
-    return this.#load(verified).catch((error: unknown) => {
+    const failed = peek && this.#loadNow(verified, peek)
+    if (peek !== undefined && failed === undefined) return undefined
+    // A store that threw at once is reported as every failed call is (503, `store-error`), without reading again: a
+    // locked SQLite file would block the thread a second time.
+    const loaded = failed ? this.call(() => Promise.reject(failed.error)) : this.#load(verified)
+    return loaded.catch((error: unknown) => {
       this.#startNew({}) // error handlers still find a (new, empty) req.session
       throw error
     })
@@ -311,23 +315,23 @@ export class SessionContext {
   }
 
   /**
-   * `#load` for a store that answers in this tick (the memory store): no promise, no watchdog, `next()` in the same
-   * turn. False when the store threw, and the guarded async path must run (and report) instead.
+   * `#load` for a store that answers in this tick (memory, SQLite): no promise, no watchdog, `next()` in the same
+   * turn. Undefined when loaded; what the store threw otherwise, for `load()` to report.
    */
-  #loadNow(verified: Verified[], peek: SessionPeek): boolean {
+  #loadNow(verified: Verified[], peek: SessionPeek): { error: unknown } | undefined {
+    this.#presented = true
     const records: (SessionRecord | undefined)[] = []
     try {
       for (const { key } of verified) records.push(peek(key))
-    } catch {
-      return false
+    } catch (error) {
+      return { error }
     }
-    this.#presented = true
     for (let i = 0; i < verified.length; i++) {
       const record = records[i]
-      if (record !== undefined && this.#tryAdopt(verified[i]!.token, verified[i]!.key, record)) return true
+      if (record !== undefined && this.#tryAdopt(verified[i]!.token, verified[i]!.key, record)) return undefined
     }
     this.#startNew({})
-    return true
+    return undefined
   }
 
   /** Adopts `record` unless it has expired by the engine's rules; an expired one is destroyed off the request path. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { memoryStore, type SessionEvent } from '../../src/index.ts'
+import { peekSession, withPeek } from '../../src/stores/peek.ts'
 import { send } from '../support/http.ts'
 import { type Harness, startApp } from './harness.ts'
 
@@ -52,5 +53,44 @@ describe('sessions read synchronously from memoryStore()', () => {
     assert.ok(events.some((e) => e.type === 'expired' && e.reason === 'idle'))
     await new Promise((resolve) => setImmediate(resolve))
     assert.equal(await store.get(id), undefined)
+  })
+})
+
+describe('a synchronous read that throws', () => {
+  it('answers 503 with a store-error, without reading again through get', async () => {
+    const events: SessionEvent[] = []
+    const inner = memoryStore()
+    let gets = 0
+    let failing = false
+    const store = withPeek(
+      (key) => {
+        if (failing) throw new Error('database is locked')
+        return peekSession(inner)!(key)
+      },
+      {
+        ...inner,
+        async get(key: string) {
+          gets++
+          return inner.get(key)
+        },
+      },
+    )
+    const app = await startApp({ store, onEvent: (event) => events.push(event) })
+    try {
+      const browser = app.browser()
+      await browser.post('/session', { value: 1 })
+      assert.equal(JSON.parse((await browser.get('/session')).body).data.value, 1)
+      failing = true
+      assert.equal((await browser.get('/session')).status, 503)
+      const errors = events.filter((event) => event.type === 'store-error')
+      assert.equal(errors.length, 1)
+      assert.match(String((errors[0] as { error: Error }).error.cause), /database is locked/)
+      assert.equal(gets, 0, 'the session was read through the peek only')
+      failing = false
+      assert.equal(JSON.parse((await browser.get('/session')).body).data.value, 1)
+    } finally {
+      await app.close()
+      await inner.close?.()
+    }
   })
 })

@@ -125,8 +125,8 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
 
   /**
    * A live session's record. Also the engine's synchronous read (`withPeek`): `node:sqlite` blocks this thread anyway,
-   * so the promise, the watchdog and the microtask hops of an async `get` would buy nothing; a read that throws sends
-   * the engine down the guarded `get`, which reports it.
+   * so the promise, the watchdog and the microtask hops of an async `get` would buy nothing; a read that throws is
+   * reported by the engine as any failed store call (503, `store-error`), without a second read.
    */
   function read(key: string) {
     const row = sql.get.get(key, Date.now()) as SessionTuple | undefined
