@@ -39,11 +39,11 @@ export async function fillRedis(client: Redis, prefix: string, from: number, to:
       const r = record(fillerUser(i), now)
       const key = `${prefix}s:${fillerKey(i)}`
       const index = `${prefix}u:${r.userId}`
-      sent.push(client.sendCommand(['HSET', key, ...sessionFields(r)]))
+      const score = indexScore(r, now)
+      sent.push(client.sendCommand(['HSET', key, ...sessionFields(r, score)]))
       sent.push(client.sendCommand(['PEXPIREAT', key, deadline(r.expiresAt)]))
-      sent.push(client.sendCommand(['ZADD', index, deadline(indexScore(r, now)), fillerKey(i)]))
-      if (i % PER_USER === PER_USER - 1)
-        sent.push(client.sendCommand(['PEXPIREAT', index, deadline(indexScore(r, now))]))
+      sent.push(client.sendCommand(['ZADD', index, deadline(score), fillerKey(i)]))
+      if (i % PER_USER === PER_USER - 1) sent.push(client.sendCommand(['PEXPIREAT', index, deadline(score)]))
     }
     await Promise.all(sent)
   }

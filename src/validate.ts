@@ -69,16 +69,22 @@ export function knownKeys(
 
 /** "did you mean `x`?" for the known name closest to `key`, when one is close enough to be a typo. */
 function nearest(key: string, known: readonly string[]): string | undefined {
+  const best = closestName(key, known)
+  return best && `did you mean \`${best}\`?`
+}
+
+/** The known name closest to `word` (case aside), when it is close enough to be a typo. */
+export function closestName(word: string, known: readonly string[]): string | undefined {
   let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
   for (const name of known) {
-    const d = distance(key.toLowerCase(), name.toLowerCase())
+    const d = distance(word.toLowerCase(), name.toLowerCase())
     if (d < bestDistance) {
       best = name
       bestDistance = d
     }
   }
-  return best && `did you mean \`${best}\`?`
+  return best
 }
 
 /** Optimal string alignment distance: edits, with a swap of two neighbours counted as one. */

@@ -75,10 +75,19 @@ export async function listSessions(req: IncomingMessage): Promise<DeviceSession[
 }
 
 function device(handle: string, createdAt: number, lastSeenAt: number, meta: SessionMeta, current: boolean) {
-  const ua = typeof meta.ua === 'string' ? meta.ua : null
-  const ip = typeof meta.ip === 'string' ? meta.ip : null
-  const remembered = typeof meta.rememberId === 'string'
-  return { handle, createdAt, lastSeenAt, ip, userAgent: ua, label: deviceLabel(ua), current, remembered }
+  const { ip, userAgent, label, remembered } = deviceFields(meta)
+  return { handle, createdAt, lastSeenAt, ip, userAgent, label, current, remembered }
+}
+
+/** What a session's login meta says of its device: user agent, its label, IP, and whether remember-me opened it. */
+export function deviceFields(meta: SessionMeta) {
+  const userAgent = typeof meta.ua === 'string' ? meta.ua : null
+  return {
+    userAgent,
+    label: deviceLabel(userAgent),
+    ip: typeof meta.ip === 'string' ? meta.ip : null,
+    remembered: typeof meta.rememberId === 'string',
+  }
 }
 
 /**

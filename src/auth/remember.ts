@@ -221,12 +221,12 @@ async function restore(context: SessionContext, req: IncomingMessage, settings: 
       return rememberCookie(context, rotated, found.expiresAt)
     }
     const again = await context.call(() => tokens.get(token.id))
-    if (again !== undefined && withinGrace(again)) return undefined // a sibling request rotated first
     if (again === undefined) {
       // Revoked or logged out meanwhile: the session this request restored must not outlive its token.
       await context.destroy()
       return rememberCookie(context, undefined)
     }
+    if (withinGrace(again)) return undefined // a sibling request rotated first
     await theft(context, found.userId, tokenId)
     return undefined
   })

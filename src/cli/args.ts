@@ -1,16 +1,15 @@
 /** Command lines to commands and option values, through `node:util` parseArgs; every mistake is a `UsageError`. */
 import { parseArgs } from 'node:util'
-import type { Command, OptionSpec } from './command.ts'
+import { closestName } from '../validate.ts'
+import { type Command, withHelp } from './command.ts'
 import { UsageError } from './exit.ts'
-
-const HELP: OptionSpec = { type: 'boolean', short: 'h', help: 'Show this help' }
 
 /** The parsed options of `command`: strings and booleans by name, plus `help`. */
 export type Values = Record<string, string | boolean | undefined>
 
 /** Parses `argv` (what follows the command's words) against the options of `command`. */
 export function parseOptions(command: Command, argv: string[]): Values {
-  const specs = { ...command.options, help: HELP }
+  const specs = withHelp(command)
   const options = Object.fromEntries(
     Object.entries(specs).map(([name, { type, short }]) => [name, short ? { type, short } : { type }]),
   )
@@ -26,7 +25,7 @@ function explain(error: unknown, known: string[]): string {
   const { code, message } = error as { code?: string; message: string }
   const quoted = /'([^']*)'/.exec(message)?.[1] ?? ''
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const guess = nearest(quoted.replace(/^-+/, ''), known)
+    const guess = closestName(quoted.replace(/^-+/, ''), known)
     return `unknown option ${quoted}${guess ? ` (did you mean --${guess}?)` : ''}`
   }
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${JSON.stringify(quoted)}`
@@ -35,30 +34,6 @@ function explain(error: unknown, known: string[]): string {
     return message.includes('argument missing') ? `option ${name} needs a value` : `option ${name} takes no value`
   }
   return message
-}
-
-/** The known name closest to `word`, when it is close enough to be a typo. */
-export function nearest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
-  for (const name of known) {
-    const d = distance(word.toLowerCase(), name.toLowerCase())
-    if (d < bestDistance) [best, bestDistance] = [name, d]
-  }
-  return best
-}
-
-/** Levenshtein distance. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    row = next
-  }
-  return row[b.length]!
 }
 
 /** A positive integer option within `max`, or `fallback`. */

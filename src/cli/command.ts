@@ -42,6 +42,11 @@ export interface Command {
   run(context: Context): Promise<void>
 }
 
+/** `command`'s options with the `--help` (-h) every command takes. */
+export function withHelp(command: Command): Readonly<Record<string, OptionSpec>> {
+  return { ...command.options, help: { type: 'boolean', short: 'h', help: 'Show this help' } }
+}
+
 /** The options of every command that opens a store. */
 export const STORE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   store: {

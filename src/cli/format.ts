@@ -1,6 +1,6 @@
 /** How the CLI writes: lines with backpressure, table cells, times, and the one view of a session it shows. */
 import { once } from 'node:events'
-import { deviceLabel } from '../auth/useragent.ts'
+import { deviceFields } from '../auth/devices.ts'
 import { shortId } from '../core/token.ts'
 import type { SessionEntry } from '../stores/types.ts'
 
@@ -53,19 +53,18 @@ export interface SessionView {
 }
 
 export function sessionView({ key, record }: SessionEntry): SessionView {
-  const { meta } = record
-  const userAgent = typeof meta.ua === 'string' ? meta.ua : null
+  const { userAgent, label, ip, remembered } = deviceFields(record.meta)
   return {
     handle: shortId(key),
     userId: record.userId,
-    device: deviceLabel(userAgent),
+    device: label,
     userAgent,
-    ip: typeof meta.ip === 'string' ? meta.ip : null,
+    ip,
     createdAt: iso(record.createdAt),
     lastSeenAt: iso(record.lastSeenAt),
     expiresAt: iso(record.expiresAt),
     absoluteExpiresAt: iso(record.absoluteExpiresAt),
-    remembered: typeof meta.rememberId === 'string',
+    remembered,
   }
 }
 

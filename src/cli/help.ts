@@ -1,7 +1,5 @@
 /** The help texts: the tool's (commands, store URLs, exit codes) and each command's, from its spec. */
-import type { Command, OptionSpec } from './command.ts'
-
-const HELP: OptionSpec = { type: 'boolean', short: 'h', help: 'Show this help' }
+import { type Command, withHelp } from './command.ts'
 
 const URLS = `Store URLs (--store URL, or the STORE_URL environment variable, as the app reads it):
   sqlite:data/app.db                      a SQLite file, relative to the current directory
@@ -40,7 +38,7 @@ Run "coatcheck <command> --help" for the options of a command.`
 
 /** `coatcheck <command> --help`. */
 export function commandHelp(command: Command): string {
-  const options = Object.entries({ ...command.options, help: HELP })
+  const options = Object.entries(withHelp(command))
   const names = options.map(([name, spec]) => {
     const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}`
     return spec.type === 'string' ? `${flag} ${spec.value ?? 'VALUE'}` : flag

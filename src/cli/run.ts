@@ -1,8 +1,8 @@
 /** The `coatcheck` command line: finds the command, parses its options, opens its store, maps failures to exit codes. */
 import { readFileSync } from 'node:fs'
 import { CoatcheckError } from '../errors.ts'
-import { identifierOption } from '../validate.ts'
-import { nearest, parseOptions, type Values } from './args.ts'
+import { closestName, identifierOption } from '../validate.ts'
+import { parseOptions, type Values } from './args.ts'
 import type { Command, Context } from './command.ts'
 import { secret } from './commands/secret.ts'
 import { list, revoke } from './commands/sessions.ts'
@@ -90,7 +90,7 @@ function find(argv: string[]): { command: Command | undefined; args: string[] } 
     }
     const command = group.find((c) => c.name === `${first} ${second}`)
     if (command) return { command, args: argv.slice(2) }
-    const guess = nearest(second, words)
+    const guess = closestName(second, words)
     throw new UsageError(
       `unknown command "${first} ${second}"${guess ? ` (did you mean "${first} ${guess}"?)` : ''}`,
       first,
@@ -98,7 +98,7 @@ function find(argv: string[]): { command: Command | undefined; args: string[] } 
   }
   const command = COMMANDS.find((c) => c.name === first)
   if (command) return { command, args: argv.slice(1) }
-  const guess = nearest(first, [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))])
+  const guess = closestName(first, [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))])
   throw new UsageError(`unknown command "${first}"${guess ? ` (did you mean "${guess}"?)` : ''}`)
 }
 

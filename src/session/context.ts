@@ -234,12 +234,16 @@ export class SessionContext {
       this.#startNew({})
       return undefined
     }
+    let loaded: Promise<void>
     const peek = peekSession(this.#o.store)
-    const failed = peek && this.#loadNow(verified, peek)
-    if (peek !== undefined && failed === undefined) return undefined
-    // A store that threw at once is reported as every failed call is (503, `store-error`), without reading again: a
-    // locked SQLite file would block the thread a second time.
-    const loaded = failed ? this.call(() => Promise.reject(failed.error)) : this.#load(verified)
+    if (peek === undefined) loaded = this.#load(verified)
+    else {
+      const failed = this.#loadNow(verified, peek)
+      if (failed === undefined) return undefined
+      // A store that threw at once is reported as every failed call is (503, `store-error`), without reading again:
+      // a locked SQLite file would block the thread a second time.
+      loaded = this.call(() => Promise.reject(failed.error))
+    }
     return loaded.catch((error: unknown) => {
       this.#startNew({}) // error handlers still find a (new, empty) req.session
       throw error
@@ -320,15 +324,14 @@ export class SessionContext {
    */
   #loadNow(verified: Verified[], peek: SessionPeek): { error: unknown } | undefined {
     this.#presented = true
-    const records: (SessionRecord | undefined)[] = []
-    try {
-      for (const { key } of verified) records.push(peek(key))
-    } catch (error) {
-      return { error }
-    }
-    for (let i = 0; i < verified.length; i++) {
-      const record = records[i]
-      if (record !== undefined && this.#tryAdopt(verified[i]!.token, verified[i]!.key, record)) return undefined
+    for (const { token, key } of verified) {
+      let record: SessionRecord | undefined
+      try {
+        record = peek(key)
+      } catch (error) {
+        return { error }
+      }
+      if (record !== undefined && this.#tryAdopt(token, key, record)) return undefined
     }
     this.#startNew({})
     return undefined

@@ -9,8 +9,6 @@ import { redisScanner } from './redis.ts'
 import { sqliteScanner } from './sqlite.ts'
 import type { Stats } from './stats.ts'
 
-export type { AgeBuckets, Stats } from './stats.ts'
-
 /** Reads a whole store. Records come without their `data` (never shown, possibly large). */
 export interface Scanner {
   /**

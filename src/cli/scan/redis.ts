@@ -4,7 +4,6 @@
  * admin tool that wants every session has no index to read. SCAN walks the whole keyspace in small steps without
  * blocking the server; a session created or deleted meanwhile may or may not be listed, none is listed twice.
  */
-import { pairs } from '../../stores/redis/client.ts'
 import { toSession } from '../../stores/redis/records.ts'
 import type { SessionEntry } from '../../stores/types.ts'
 import type { Scanner } from './index.ts'
@@ -20,7 +19,8 @@ const FIELDS = ['userId', 'meta', 'createdAt', 'lastSeenAt', 'expiresAt', 'absol
 
 /** `masters` gives one client per node to scan: the client itself, or each master of a cluster. */
 export function redisScanner(masters: () => Promise<Node[]>, prefix: string): Scanner {
-  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}s:*`
+  const keyPrefix = `${prefix}s:`
+  const pattern = `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`
 
   async function* pages(pageSize: number): AsyncGenerator<SessionEntry[]> {
     const now = Date.now()
@@ -34,11 +34,14 @@ export function redisScanner(masters: () => Promise<Node[]>, prefix: string): Sc
         const replies = await Promise.all(keys.map((key) => node.sendCommand(['HMGET', String(key), ...FIELDS])))
         yield keys.flatMap((key, i) => {
           const values = replies[i] as unknown[]
-          const fields = FIELDS.flatMap((field, j) => (values[j] == null ? [] : [field, String(values[j])]))
-          const record = toSession(pairs(fields))
           // A hash with no createdAt is gone (it expired between SCAN and HMGET) or is not a session.
-          if (record === undefined || values[2] == null || record.expiresAt <= now) return []
-          return [{ key: String(key).slice(prefix.length + 2), record }]
+          if (values[2] == null) return []
+          const fields = FIELDS.flatMap((field, j): [string, string][] =>
+            values[j] == null ? [] : [[field, String(values[j])]],
+          )
+          const record = toSession(fields)!
+          if (record.expiresAt <= now) return []
+          return [{ key: String(key).slice(keyPrefix.length), record }]
         })
       } while (cursor !== '0')
     }

@@ -1,3 +1,4 @@
+import { nullProto } from '../../core/json.ts'
 import type { StoredData } from '../types.ts'
 
 // A session's data as the memory store keeps it: one string: the number of its key list (a shape, shared by every
@@ -27,12 +28,12 @@ export class DataCodec {
   encode(data: StoredData): string | StoredData {
     const keys = Object.keys(data)
     const shape = this.#number(keys)
-    if (shape === undefined) return Object.freeze(copy(data, keys))
+    if (shape === undefined) return Object.freeze(nullProto<string>(data))
     // One join, so the string is flat: concatenating it piece by piece would keep a tree of ropes.
     const parts = [String.fromCharCode(shape >> 8, shape & 0xff)]
     for (const key of keys) {
       const value = data[key]!
-      if (value.includes(SEP)) return Object.freeze(copy(data, keys))
+      if (value.includes(SEP)) return Object.freeze(nullProto<string>(data))
       parts.push(value)
     }
     return parts.join(SEP)
@@ -70,11 +71,4 @@ export class DataCodec {
     }
     return shape
   }
-}
-
-/** A mutable null-prototype copy of `data` (of its `keys`); keys named `__proto__` stay plain keys. */
-export function copy(data: StoredData, keys: readonly string[] = Object.keys(data)): StoredData {
-  const out = Object.create(null) as StoredData
-  for (const key of keys) out[key] = data[key]!
-  return out
 }

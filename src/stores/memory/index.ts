@@ -1,10 +1,10 @@
+import { nullProto } from '../../core/json.ts'
 import { fnOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
 import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
 import { checkBytes, dataBytes } from '../size.ts'
-import type { CoatcheckStore, CounterState, SessionMeta, TokenRecord } from '../types.ts'
-import { copy } from './codec.ts'
-import { SessionTable } from './sessions.ts'
+import type { CoatcheckStore, CounterState, SessionRecord, TokenRecord } from '../types.ts'
+import { frozenMeta, SessionTable } from './sessions.ts'
 import { Table } from './table.ts'
 
 /** Options of {@link memoryStore}. */
@@ -59,122 +59,122 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
 
   const stop = pruneLoop('memoryStore()', prune, pruneInterval)
 
-  return withPeek(
-    (key) => {
-      const slot = sessions.live(key, now())
-      return slot < 0 ? undefined : sessions.record(slot)
+  /** The live record under `key`, frozen: the engine's synchronous read; `get` hands out a copy of it. */
+  function read(key: string): SessionRecord | undefined {
+    const slot = sessions.live(key, now())
+    return slot < 0 ? undefined : sessions.record(slot)
+  }
+
+  return withPeek(read, {
+    async get(key) {
+      const record = read(key)
+      return record && { ...record }
     },
-    {
-      async get(key) {
-        const slot = sessions.live(key, now())
-        return slot < 0 ? undefined : { ...sessions.record(slot) }
-      },
-      async create(key, record) {
-        if (sessions.live(key, now()) >= 0) return false
-        makeRoom()
-        sessions.add(key, record)
+    async create(key, record) {
+      if (sessions.live(key, now()) >= 0) return false
+      makeRoom()
+      sessions.add(key, record)
+      return true
+    },
+    async update(key, patch) {
+      const slot = sessions.live(key, now())
+      if (slot < 0) return false
+      if (patch.set || patch.unset) {
+        const stored = sessions.data(slot)
+        // Unset first, as every backend does: a key both unset and set ends up set.
+        const data = nullProto<string>(stored)
+        for (const name of patch.unset ?? []) delete data[name]
+        Object.assign(data, patch.set)
+        if (patch.maxBytes !== undefined) checkBytes(dataBytes(stored), dataBytes(data), patch.maxBytes)
+        sessions.setData(slot, data)
+      }
+      if (patch.meta) sessions.setMeta(slot, patch.meta)
+      if (patch.lastSeenAt !== undefined) sessions.setLastSeen(slot, patch.lastSeenAt)
+      if (patch.expiresAt !== undefined) sessions.setExpires(slot, patch.expiresAt)
+      return true
+    },
+    async touch(key, lastSeenAt, expiresAt) {
+      const slot = sessions.live(key, now())
+      if (slot < 0) return false
+      sessions.setLastSeen(slot, lastSeenAt)
+      sessions.setExpires(slot, expiresAt)
+      return true
+    },
+    async destroy(key) {
+      const live = sessions.live(key, now()) >= 0
+      sessions.delete(key)
+      return live
+    },
+    async listByUser(userId) {
+      const t = now()
+      return sessions.keysOf(userId).flatMap((key) => {
+        const slot = sessions.live(key, t)
+        return slot < 0 ? [] : [{ key, record: { ...sessions.record(slot) } }]
+      })
+    },
+    async destroyByUser(userId, exceptKey) {
+      return sessions.deleteUser(userId, now(), exceptKey)
+    },
+    async prune() {
+      return prune()
+    },
+    tokens: {
+      async create(id, record) {
+        if (tokens.live(id, now()) !== undefined) return false
+        tokens.add(id, { ...record, meta: frozenMeta(record.meta) })
         return true
       },
-      async update(key, patch) {
-        const slot = sessions.live(key, now())
-        if (slot < 0) return false
-        if (patch.set || patch.unset) {
-          const stored = sessions.data(slot)
-          // Unset first, as every backend does: a key both unset and set ends up set.
-          const data = copy(stored)
-          for (const name of patch.unset ?? []) delete data[name]
-          Object.assign(data, patch.set)
-          if (patch.maxBytes !== undefined) checkBytes(dataBytes(stored), dataBytes(data), patch.maxBytes)
-          sessions.setData(slot, data)
-        }
-        if (patch.meta) sessions.setMeta(slot, patch.meta)
-        if (patch.lastSeenAt !== undefined) sessions.setLastSeen(slot, patch.lastSeenAt)
-        if (patch.expiresAt !== undefined) sessions.setExpires(slot, patch.expiresAt)
+      async get(id) {
+        const token = tokens.live(id, now())
+        return token && { ...token }
+      },
+      async rotate(id, expectedHash, next) {
+        const token = tokens.live(id, now())
+        if (token === undefined || token.hash !== expectedHash) return false
+        token.hash = next.hash
+        token.expiresAt = next.expiresAt
+        token.previousHash = expectedHash
+        token.rotatedAt = next.rotatedAt
+        if (next.meta) token.meta = frozenMeta(next.meta)
         return true
       },
-      async touch(key, lastSeenAt, expiresAt) {
-        const slot = sessions.live(key, now())
-        if (slot < 0) return false
-        sessions.setLastSeen(slot, lastSeenAt)
-        sessions.setExpires(slot, expiresAt)
-        return true
-      },
-      async destroy(key) {
-        const live = sessions.live(key, now()) >= 0
-        sessions.delete(key)
-        return live
+      async destroy(id) {
+        tokens.delete(id)
       },
       async listByUser(userId) {
         const t = now()
-        return sessions.keysOf(userId).flatMap((key) => {
-          const slot = sessions.live(key, t)
-          return slot < 0 ? [] : [{ key, record: { ...sessions.record(slot) } }]
+        return tokens.keysOf(userId).flatMap((id) => {
+          const token = tokens.live(id, t)
+          return token ? [{ id, record: { ...token } }] : []
         })
       },
-      async destroyByUser(userId, exceptKey) {
-        return sessions.deleteUser(userId, now(), exceptKey)
-      },
-      async prune() {
-        return prune()
-      },
-      tokens: {
-        async create(id, record) {
-          if (tokens.live(id, now()) !== undefined) return false
-          tokens.add(id, { ...record, meta: frozenMeta(record.meta) })
-          return true
-        },
-        async get(id) {
-          const token = tokens.live(id, now())
-          return token && { ...token }
-        },
-        async rotate(id, expectedHash, next) {
-          const token = tokens.live(id, now())
-          if (token === undefined || token.hash !== expectedHash) return false
-          token.hash = next.hash
-          token.expiresAt = next.expiresAt
-          token.previousHash = expectedHash
-          token.rotatedAt = next.rotatedAt
-          if (next.meta) token.meta = frozenMeta(next.meta)
-          return true
-        },
-        async destroy(id) {
-          tokens.delete(id)
-        },
-        async listByUser(userId) {
-          const t = now()
-          return tokens.keysOf(userId).flatMap((id) => {
-            const token = tokens.live(id, t)
-            return token ? [{ id, record: { ...token } }] : []
-          })
-        },
-        async destroyByUser(userId) {
-          return tokens.deleteUser(userId, now())
-        },
-      },
-      counters: {
-        async hit(key, windowMs) {
-          const t = now()
-          let counter = counters.get(key)
-          if (counter === undefined || counter.resetAt <= t) {
-            counter = { count: 0, resetAt: t + windowMs }
-            counters.set(key, counter)
-          }
-          counter.count++
-          return { ...counter }
-        },
-        async peek(key) {
-          const counter = counters.get(key)
-          return counter && counter.resetAt > now() ? { ...counter } : undefined
-        },
-        async reset(key) {
-          counters.delete(key)
-        },
-      },
-      async close() {
-        stop()
+      async destroyByUser(userId) {
+        return tokens.deleteUser(userId, now())
       },
     },
-  )
+    counters: {
+      async hit(key, windowMs) {
+        const t = now()
+        let counter = counters.get(key)
+        if (counter === undefined || counter.resetAt <= t) {
+          counter = { count: 0, resetAt: t + windowMs }
+          counters.set(key, counter)
+        }
+        counter.count++
+        return { ...counter }
+      },
+      async peek(key) {
+        const counter = counters.get(key)
+        return counter && counter.resetAt > now() ? { ...counter } : undefined
+      },
+      async reset(key) {
+        counters.delete(key)
+      },
+    },
+    async close() {
+      stop()
+    },
+  })
 }
 
 function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemoryStoreOptions>> {
@@ -187,7 +187,3 @@ function resolveOptions(options: MemoryStoreOptions): Readonly<Required<MemorySt
     now: fnOption('now', options.now, Date.now),
   })
 }
-
-// Tokens are copied in with their meta frozen, so reads can hand out shallow copies without letting a caller reach the
-// store's state. Spreading defines own properties, so a meta key named `__proto__` stays a plain key.
-const frozenMeta = (meta: SessionMeta): SessionMeta => Object.freeze({ ...meta })

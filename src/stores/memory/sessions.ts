@@ -241,8 +241,11 @@ function grown<T extends Float64Array | Int32Array>(array: T, length: number): T
   return bigger
 }
 
-// Spreading defines own properties, so a meta key named `__proto__` stays a plain key. Meta without keys (every
-// anonymous session's) shares one frozen object.
-function frozenMeta(meta: SessionMeta): SessionMeta {
+/**
+ * `meta` copied and frozen, so reads can hand it out without letting a caller reach the store's state. Spreading
+ * defines own properties, so a meta key named `__proto__` stays a plain key. Meta without keys (every anonymous
+ * session's) shares one frozen object.
+ */
+export function frozenMeta(meta: SessionMeta): SessionMeta {
   return Object.keys(meta).length === 0 ? EMPTY_META : Object.freeze({ ...meta })
 }

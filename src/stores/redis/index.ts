@@ -149,9 +149,9 @@ export function redisStore(options: RedisStoreOptions): CoatcheckStore {
     async create(key, record) {
       // Listed before it is written: a failure in between must not leave a session that revoke-all misses. A stale
       // entry left by a create that found the key taken is harmless (see above).
-      const now = Date.now()
-      if (record.userId !== null) await sessionIndex.add(record.userId, key, indexScore(record, now))
-      return (await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record, now)])) === 1
+      const score = indexScore(record, Date.now())
+      if (record.userId !== null) await sessionIndex.add(record.userId, key, score)
+      return (await create.run(sessionKey(key), [deadline(record.expiresAt), ...sessionFields(record, score)])) === 1
     },
     async update(key, patch) {
       const unset = (patch.unset ?? []).map((name) => `d:${name}`)

@@ -21,12 +21,12 @@ export function indexScore(record: Pick<SessionRecord, 'expiresAt' | 'absoluteEx
 
 /**
  * A session as HSET field/value pairs: `d:<name>` per data key, `z` (the data's size, kept by the update script), then
- * the metadata; no `userId` when it is null, and with one `i`, the score its user's index holds.
+ * the metadata; no `userId` when it is null, and with one `i`, `score`: where its user's index lists it.
  */
-export function sessionFields(record: SessionRecord, now = Date.now()): string[] {
+export function sessionFields(record: SessionRecord, score: number): string[] {
   const fields = Object.entries(record.data).flatMap(([name, json]) => [`d:${name}`, json])
   fields.push('z', String(dataBytes(record.data)))
-  if (record.userId !== null) fields.push('userId', record.userId, 'i', deadline(indexScore(record, now)))
+  if (record.userId !== null) fields.push('userId', record.userId, 'i', deadline(score))
   fields.push('meta', JSON.stringify(record.meta), 'createdAt', String(record.createdAt))
   fields.push('lastSeenAt', String(record.lastSeenAt), 'expiresAt', String(record.expiresAt))
   fields.push('absoluteExpiresAt', String(record.absoluteExpiresAt))

@@ -90,9 +90,9 @@ else
 end
 if ARGV[1] == '' then return { 0 } end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-local listed = redis.call('HMGET', KEYS[1], 'userId', 'i')
+local listed = redis.call('HMGET', KEYS[1], 'userId', 'i', 'absoluteExpiresAt')
 if not listed[1] or (tonumber(listed[2]) or 0) >= tonumber(ARGV[1]) then return { 0 } end
-return { 1, listed[1], redis.call('HGET', KEYS[1], 'absoluteExpiresAt') or '0' }
+return { 1, listed[1], listed[3] or '0' }
 `
 
 /** Raises a session hash's `i` (the score its user's index holds) to ARGV[1], if the hash is still there. */

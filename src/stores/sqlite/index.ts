@@ -1,4 +1,3 @@
-import type { StatementSync } from 'node:sqlite'
 import { setImmediate as turn } from 'node:timers/promises'
 import { invalidOption } from '../../errors.ts'
 import { identifierOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
@@ -91,33 +90,23 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
   }
 
   /**
-   * Deletes expired sessions, tokens and counters, `PRUNE_BATCH` rows per statement: synchronously when one batch of
-   * each was enough (the usual tick), else batch after batch with a turn of the event loop between them, so that a
-   * million sessions expiring at once do not hold every request for the seconds one DELETE would take. Resolves the
-   * number of sessions deleted.
+   * Deletes expired sessions, tokens and counters, `PRUNE_BATCH` rows per statement, with a turn of the event loop
+   * after each full batch, so that a million sessions expiring at once do not hold every request for the seconds one
+   * DELETE would take (the usual tick needs one batch of each, and no turn). Resolves the number of sessions deleted.
    */
-  function prune(): number | Promise<number> {
+  async function prune(): Promise<number> {
     const now = Date.now()
-    const batch = (statement: StatementSync) => Number(statement.run({ now, limit: PRUNE_BATCH }).changes)
     let sessions = 0
-    const more: StatementSync[] = []
     for (const statement of [sql.pruneTokens, sql.pruneCounters, sql.pruneSessions]) {
-      const deleted = batch(statement)
-      if (statement === sql.pruneSessions) sessions = deleted
-      if (deleted === PRUNE_BATCH) more.push(statement)
-    }
-    if (more.length === 0) return sessions
-    return (async () => {
-      for (const statement of more) {
-        for (let deleted = PRUNE_BATCH; deleted === PRUNE_BATCH; ) {
-          await turn()
-          if (!db.isOpen) return sessions // closed meanwhile: the rest is the next prune's
-          deleted = batch(statement)
-          if (statement === sql.pruneSessions) sessions += deleted
-        }
+      for (;;) {
+        const deleted = Number(statement.run({ now, limit: PRUNE_BATCH }).changes)
+        if (statement === sql.pruneSessions) sessions += deleted
+        if (deleted < PRUNE_BATCH) break
+        await turn()
+        if (!db.isOpen) return sessions // closed meanwhile: the rest is the next prune's
       }
-      return sessions
-    })()
+    }
+    return sessions
   }
   const stop = pruneLoop('sqliteStore()', prune, pruneInterval)
   const liveCount = (rows: unknown[], now: number) =>

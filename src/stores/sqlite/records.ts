@@ -50,7 +50,7 @@ export function toSession(row: SessionRow): SessionRecord {
   return {
     data: parseData(row.data),
     userId: row.user_id,
-    meta: nullProto<SessionMeta[string]>(JSON.parse(row.meta)),
+    meta: parseMeta(row.meta),
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
@@ -62,6 +62,9 @@ export function toSession(row: SessionRow): SessionRecord {
 export function parseData(text: string): StoredData {
   return nullProto<string>(JSON.parse(text))
 }
+
+/** A `meta` column (of a session or a token), null-prototype like `data`. */
+const parseMeta = (text: string): SessionMeta => nullProto<SessionMeta[string]>(JSON.parse(text))
 
 /** How many sessions' decoded `data` and `meta` a store keeps for its next reads of them. */
 const DECODED_MAX = 1000
@@ -78,7 +81,7 @@ interface Decoding {
  * Every read still fetches the row from the file (another process may have changed or deleted it since); only the
  * JSON parse and the null-prototype copy of the same texts, most of a read's cost after the query, are not redone.
  * The reused objects are frozen: the engine only reads a record's data and meta, and copies them to change them.
- * At most `DECODED_MAX` sessions, the oldest decoded first out.
+ * At most `DECODED_MAX` sessions, the one decoded longest ago first out.
  */
 export class SessionDecoder {
   #decoded = new Map<string, Decoding>()
@@ -91,8 +94,9 @@ export class SessionDecoder {
         this.#decoded.delete(this.#decoded.keys().next().value!)
       }
       const data = Object.freeze(parseData(dataText))
-      const meta = Object.freeze(nullProto<SessionMeta[string]>(JSON.parse(metaText)))
+      const meta = Object.freeze(parseMeta(metaText))
       decoded = { dataText, data, metaText, meta }
+      this.#decoded.delete(key) // a session decoded again goes to the back of the line
       this.#decoded.set(key, decoded)
     }
     const { data, meta } = decoded
@@ -119,7 +123,7 @@ export function toToken(row: TokenRow): TokenRecord {
   return {
     userId: row.user_id,
     hash: row.hash,
-    meta: nullProto<SessionMeta[string]>(JSON.parse(row.meta)),
+    meta: parseMeta(row.meta),
     previousHash: row.previous_hash,
     rotatedAt: row.rotated_at,
     createdAt: row.created_at,
