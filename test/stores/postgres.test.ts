@@ -18,11 +18,15 @@ import { plainToken, sortedTokens, token } from './conformance/support.ts'
 
 let server: RunningPostgres
 let pool: pg.Pool
+let client: pg.Client
 before(async () => {
   server = await startPostgres()
   pool = new pg.Pool({ connectionString: server.connectionString, max: 8 })
+  client = new pg.Client({ connectionString: server.connectionString })
+  await client.connect()
 })
 after(async () => {
+  await client?.end()
   await pool?.end()
   await server?.stop()
 })
@@ -32,6 +36,13 @@ let tables = 0
 const prefix = () => `t${++tables}_`
 
 storeConformance({ name: 'postgres', open: () => postgresStore({ pool, tablePrefix: prefix() }) })
+
+// A lone Client answers pg's submittable queries without a promise, so the store sends it pg's ordinary named
+// statements (rows as arrays, values parsed by pg): the same contract through the other path.
+storeConformance({
+  name: 'postgres, on a lone pg Client',
+  open: () => postgresStore({ pool: client, tablePrefix: prefix() }),
+})
 
 const HOUR = 3_600_000
 
@@ -373,6 +384,74 @@ describe('postgresStore', () => {
     await pool.query(`UPDATE ${tablePrefix}sessions SET data = data || '{"raw": [1, {"a": null}]}'`)
     assert.deepEqual({ ...(await store.get('k'))?.data }, { cart: '[3]', n: '1', raw: '[1,{"a":null}]' })
     await store.close()
+  })
+
+  it('sends its statements as lean submittable queries on a pg Pool, and ordinary ones where a pool refuses them', async () => {
+    const kinds = (target: PostgresQueryable) => {
+      const seen: string[] = []
+      const spy = {
+        query: (query: unknown, values?: unknown[]) => {
+          seen.push(typeof (query as { submit?: unknown }).submit === 'function' ? 'submittable' : typeof query)
+          return target.query(query as string, values)
+        },
+      }
+      return { spy: spy as PostgresQueryable, seen }
+    }
+    const direct = kinds(pool)
+    const store = await postgresStore({ pool: direct.spy, tablePrefix: prefix() })
+    direct.seen.length = 0
+    await store.create('k', record())
+    assert.equal((await store.get('k'))?.userId, 'u1')
+    assert.deepEqual(direct.seen, ['submittable', 'submittable'])
+    await store.close()
+
+    // pg's pipeline mode refuses custom query objects: the probe finds out, and every call still works.
+    const pipelined = new pg.Pool({
+      connectionString: server.connectionString,
+      max: 2,
+      pipeline: true,
+    } as pg.PoolConfig)
+    const refused = kinds(pipelined)
+    const other = await postgresStore({ pool: refused.spy, tablePrefix: prefix() })
+    refused.seen.length = 0
+    assert.equal(await other.create('k', record()), true)
+    assert.equal(await other.update('k', { set: { n: '2' }, maxBytes: 1000 }), true)
+    assert.deepEqual({ ...(await other.get('k'))?.data }, { cart: '[1,2]', n: '2' })
+    assert.equal(await other.destroy('k'), true)
+    assert.deepEqual([...new Set(refused.seen)], ['object'])
+    await other.close()
+    await pipelined.end()
+  })
+
+  it('sends text[] values quoted, whatever the key holds', async () => {
+    const store = await postgresStore({ pool, tablePrefix: prefix() })
+    const odd = ['a"b', 'c\\d', 'e,f', '{g}', 'NULL', ' h ', 'ü', '']
+    await store.create('k', record({ data: { ...Object.fromEntries(odd.map((key) => [key, '1'])), kept: '2' } }))
+    assert.equal(await store.update('k', { unset: odd }), true)
+    assert.deepEqual({ ...(await store.get('k'))?.data }, { kept: '2' })
+    await store.close()
+  })
+
+  it('rejects a failing or timed-out statement and leaves the pool usable', async () => {
+    const tablePrefix = prefix()
+    const timed = new pg.Pool({ connectionString: server.connectionString, max: 2, query_timeout: 300 })
+    const store = await postgresStore({ pool: timed, tablePrefix })
+    await store.create('k', record())
+    // An error from the server mid-statement (the table is gone), then the same statement once it is back.
+    await pool.query(`ALTER TABLE ${tablePrefix}sessions RENAME TO ${tablePrefix}away`)
+    await assert.rejects(store.get('k'), /does not exist/)
+    await pool.query(`ALTER TABLE ${tablePrefix}away RENAME TO ${tablePrefix}sessions`)
+    assert.equal((await store.get('k'))?.userId, 'u1')
+    // A statement that waits past pg's query_timeout rejects once; the pool goes on answering.
+    const locker = await pool.connect()
+    await locker.query(`BEGIN; LOCK TABLE ${tablePrefix}sessions IN ACCESS EXCLUSIVE MODE`)
+    await assert.rejects(store.get('k'), /timeout/i)
+    await locker.query('ROLLBACK')
+    locker.release()
+    assert.equal((await store.get('k'))?.userId, 'u1')
+    assert.equal(await store.touch('k', Date.now(), Date.now() + HOUR), true)
+    await store.close()
+    await timed.end()
   })
 
   it('prunes expired rows on its timer, and a failing prune does not surface', async () => {

@@ -1,10 +1,12 @@
 import { invalidOption } from '../../errors.ts'
 import { boolOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
+import { SessionDecoder, type SessionTuple } from '../decoded.ts'
 import { pruneLoop } from '../prune.ts'
 import { tooLarge } from '../size.ts'
 import type { CoatcheckStore, CounterState } from '../types.ts'
-import { stringified, toCounter, toToken, unpackSession } from './records.ts'
+import { stringified, toCounter, toToken } from './records.ts'
 import { checkTables, migrateOptions, migration, resolveTables, type Statement, statements } from './sql.ts'
+import { sender } from './wire.ts'
 
 /**
  * The slice of a `pg` Pool (or Client) the store uses. A Pool is what you want: it reconnects after the database
@@ -12,8 +14,9 @@ import { checkTables, migrateOptions, migration, resolveTables, type Statement, 
  */
 export interface PostgresQueryable {
   /**
-   * pg's `query`: SQL text and its values, or one `{ name, text, values }` object that runs as a named prepared
-   * statement (see `preparedStatements`).
+   * pg's `query`: SQL text and its values, or one `{ name, text, values, rowMode }` object that runs as a named
+   * prepared statement (see `preparedStatements`). A pg Pool is also handed pg's "submittable" query objects, which
+   * the store uses where the pool takes them (checked once at start-up).
    */
   query(
     query: string | PostgresPreparedQuery,
@@ -24,11 +27,12 @@ export interface PostgresQueryable {
   listenerCount?(event: 'error'): number
 }
 
-/** The object form of pg's `query`: prepared once per connection under `name`, then run by name. */
+/** The object form of pg's `query`: prepared once per connection under `name`, then run by name, rows as arrays. */
 export interface PostgresPreparedQuery {
   name: string
   text: string
   values: unknown[]
+  rowMode?: 'array'
 }
 
 /** Where the tables live. Shared by {@link postgresStore} and {@link migrate}. */
@@ -109,22 +113,22 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
   if (pool.on && pool.listenerCount?.('error') === 0) pool.on('error', ignoreIdleClientError)
 
   const q = statements(t)
-  const send = preparedStatements
-    ? ({ name, text }: Statement, values: unknown[]) => pool.query({ name, text, values })
-    : ({ text }: Statement, values: unknown[]) => pool.query(text, values)
+  const decoder = new SessionDecoder()
+  const send = await sender(pool, preparedStatements)
   const run = async (statement: Statement, values: unknown[]) => (await send(statement, values)).rows
-  const changed = async (statement: Statement, values: unknown[]) => ((await send(statement, values)).rowCount ?? 0) > 0
+  const changed = async (statement: Statement, values: unknown[]) => (await send(statement, values)).rowCount > 0
+  // Counts come back as text from the wire, as numbers or strings from pg's parsers: Number() takes all of them.
+  const count = (rows: unknown[][]) => Number(rows[0]?.[0] ?? 0)
 
   async function prune(): Promise<number> {
-    const [row] = await run(q.prune, [Date.now()])
-    return Number(row?.n ?? 0)
+    return count(await run(q.prune, [Date.now()]))
   }
   const stop = pruneLoop('postgresStore()', prune, pruneInterval)
 
   return {
     async get(key) {
       const [row] = await run(q.get, [key, Date.now()])
-      return row && unpackSession(row.r as string)
+      return row && decoder.record(key, row as SessionTuple)
     },
     async create(key, r) {
       const values = [key, r.userId, stringified(r.data), JSON.stringify(r.meta)]
@@ -146,24 +150,25 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       if (await changed(q.updateBounded, bounded)) return true
       // Gone, or refused: rare, so told apart by a second statement, which writes if a concurrent patch made room.
       const [row] = await run(q.updateJudged, bounded)
-      if (Number(row?.written) > 0) return true
-      if (Number(row?.found) > 0) throw tooLarge(Number(row?.after), patch.maxBytes)
+      const [found, written, after] = (row ?? []).map(Number)
+      if (written! > 0) return true
+      if (found! > 0) throw tooLarge(after!, patch.maxBytes)
       return false
     },
     async touch(key, lastSeenAt, expiresAt) {
       return changed(q.touch, [key, Date.now(), lastSeenAt, expiresAt])
     },
     async destroy(key) {
+      decoder.forget(key)
       const [row] = await run(q.destroy, [key, Date.now()])
-      return row?.live === true
+      return isTrue(row?.[0])
     },
     async listByUser(userId) {
       const rows = await run(q.listByUser, [userId, Date.now()])
-      return rows.map((row) => ({ key: row.key as string, record: unpackSession(row.r as string) }))
+      return (rows as SessionTuple[]).map((row) => ({ key: row[7]!, record: decoder.record(row[7]!, row) }))
     },
     async destroyByUser(userId, exceptKey) {
-      const [row] = await run(q.destroyByUser, [userId, exceptKey ?? null, Date.now()])
-      return Number(row?.n ?? 0)
+      return count(await run(q.destroyByUser, [userId, exceptKey ?? null, Date.now()]))
     },
     prune,
     tokens: {
@@ -184,11 +189,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       },
       async listByUser(userId) {
         const rows = await run(q.tokenListByUser, [userId, Date.now()])
-        return rows.map((row) => ({ id: row.id as string, record: toToken(row) }))
+        return rows.map((row) => ({ id: row[0] as string, record: toToken(row) }))
       },
       async destroyByUser(userId) {
-        const [row] = await run(q.tokenDestroyByUser, [userId, Date.now()])
-        return Number(row?.n ?? 0)
+        return count(await run(q.tokenDestroyByUser, [userId, Date.now()]))
       },
     },
     counters: {
@@ -211,6 +215,9 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
 }
 
 function ignoreIdleClientError(): void {}
+
+/** A boolean column: `t` as text from the wire, `true` through pg's parsers. */
+const isTrue = (value: unknown) => value === true || value === 't'
 
 function checkPool(pool: unknown): asserts pool is PostgresQueryable {
   if (typeof (pool as PostgresQueryable | undefined)?.query !== 'function') {

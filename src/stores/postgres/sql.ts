@@ -177,11 +177,9 @@ const bytes = (data: string) =>
 
 /** The store's statements for these tables. Times are bigint, which come back as strings (or as the pool parses them). */
 export function statements({ sessions, tokens, counters }: Tables) {
-  // A session comes back as one text column, a JSON array parsed by the store itself (see unpackSession): for pg, each
-  // column costs a field description, a decoded string and a parser call on every query, about as much as the JSON
-  // parse of all of them; and text is the same whatever type parsers the app gave its pool.
-  const record = `json_build_array(user_id, created_at, last_seen_at, expires_at, absolute_expires_at, meta, data)::text
-    AS r`
+  // A session comes back as SessionTuple's columns, data and meta as text: the store decodes them itself (reusing the
+  // last decoding of the same texts), and text is the same whatever type parsers the app gave its pool.
+  const record = `data::text, user_id, meta::text, created_at, last_seen_at, expires_at, absolute_expires_at`
   const token = 'id, user_id, hash, meta::text AS meta, previous_hash, created_at, expires_at, rotated_at'
   const texts = {
     get: `SELECT ${record} FROM ${sessions} WHERE key = $1 AND expires_at > $2`,
@@ -230,7 +228,7 @@ export function statements({ sessions, tokens, counters }: Tables) {
         (SELECT after FROM sized)::bigint AS after`,
     touch: `UPDATE ${sessions} SET last_seen_at = $3, expires_at = $4 WHERE key = $1 AND expires_at > $2`,
     destroy: `DELETE FROM ${sessions} WHERE key = $1 RETURNING expires_at > $2 AS live`,
-    listByUser: `SELECT key, ${record} FROM ${sessions} WHERE user_id = $1 AND expires_at > $2`,
+    listByUser: `SELECT ${record}, key FROM ${sessions} WHERE user_id = $1 AND expires_at > $2`,
     destroyByUser: `WITH gone AS (
         DELETE FROM ${sessions} WHERE user_id = $1 AND key IS DISTINCT FROM $2 RETURNING expires_at
       ) SELECT count(*) FILTER (WHERE expires_at > $3)::int AS n FROM gone`,

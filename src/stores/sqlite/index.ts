@@ -1,21 +1,12 @@
 import { setImmediate as turn } from 'node:timers/promises'
 import { invalidOption } from '../../errors.ts'
 import { identifierOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
+import { parseData, SessionDecoder, type SessionTuple } from '../decoded.ts'
 import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
 import { checkBytes, dataBytes } from '../size.ts'
 import type { CoatcheckStore } from '../types.ts'
-import {
-  type CounterRow,
-  parseData,
-  SessionDecoder,
-  type SessionTuple,
-  sessionParams,
-  type TokenRow,
-  toCounter,
-  tokenParams,
-  toToken,
-} from './records.ts'
+import { type CounterRow, sessionParams, type TokenRow, toCounter, tokenParams, toToken } from './records.ts'
 import { open, statements } from './sql.ts'
 
 /** Options of {@link sqliteStore}. */

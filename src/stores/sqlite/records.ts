@@ -1,6 +1,6 @@
 /** Rows of the SQLite store (see `sql.ts`) and the contract's records, both ways. */
-import { nullProto } from '../../core/json.ts'
-import type { CounterState, SessionMeta, SessionRecord, StoredData, TokenRecord } from '../types.ts'
+import { parseData, parseMeta } from '../decoded.ts'
+import type { CounterState, SessionRecord, TokenRecord } from '../types.ts'
 
 // Rows as `node:sqlite` returns them: the times are numbers, never BigInt (readBigInts is off) nor null (NOT NULL).
 export type SessionRow = {
@@ -12,21 +12,6 @@ export type SessionRow = {
   expires_at: number
   absolute_expires_at: number
 }
-/**
- * A session row as the store's own reads return it: an array in the order of `sql.ts`'s `COLUMNS`, with the key after
- * them in `listByUser`'s. Arrays, because `node:sqlite` builds a row object with a dictionary of the column names for
- * every row, which costs more than the query.
- */
-export type SessionTuple = [
-  data: string,
-  userId: string | null,
-  meta: string,
-  createdAt: number,
-  lastSeenAt: number,
-  expiresAt: number,
-  absoluteExpiresAt: number,
-  key?: string,
-]
 export type TokenRow = {
   user_id: string
   hash: string
@@ -55,61 +40,6 @@ export function toSession(row: SessionRow): SessionRecord {
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
     absoluteExpiresAt: row.absolute_expires_at,
-  }
-}
-
-/** The `data` column as a null-prototype object: a key named `__proto__` or `constructor` is just a key. */
-export function parseData(text: string): StoredData {
-  return nullProto<string>(JSON.parse(text))
-}
-
-/** A `meta` column (of a session or a token), null-prototype like `data`. */
-const parseMeta = (text: string): SessionMeta => nullProto<SessionMeta[string]>(JSON.parse(text))
-
-/** How many sessions' decoded `data` and `meta` a store keeps for its next reads of them. */
-const DECODED_MAX = 1000
-
-interface Decoding {
-  dataText: string
-  data: StoredData
-  metaText: string
-  meta: SessionMeta
-}
-
-/**
- * Session rows to records, reusing the last decoding of a session whose `data` and `meta` texts have not changed.
- * Every read still fetches the row from the file (another process may have changed or deleted it since); only the
- * JSON parse and the null-prototype copy of the same texts, most of a read's cost after the query, are not redone.
- * The reused objects are frozen: the engine only reads a record's data and meta, and copies them to change them.
- * At most `DECODED_MAX` sessions, the one decoded longest ago first out.
- */
-export class SessionDecoder {
-  #decoded = new Map<string, Decoding>()
-
-  record(key: string, row: SessionTuple): SessionRecord {
-    const [dataText, userId, metaText, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt] = row
-    let decoded = this.#decoded.get(key)
-    if (decoded === undefined || decoded.dataText !== dataText || decoded.metaText !== metaText) {
-      if (decoded === undefined && this.#decoded.size >= DECODED_MAX) {
-        this.#decoded.delete(this.#decoded.keys().next().value!)
-      }
-      const data = Object.freeze(parseData(dataText))
-      const meta = Object.freeze(parseMeta(metaText))
-      decoded = { dataText, data, metaText, meta }
-      this.#decoded.delete(key) // a session decoded again goes to the back of the line
-      this.#decoded.set(key, decoded)
-    }
-    const { data, meta } = decoded
-    return { data, userId, meta, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt }
-  }
-
-  /** Drops what was kept of `key` (a destroyed session's data should not outlive it here). */
-  forget(key: string): void {
-    this.#decoded.delete(key)
-  }
-
-  clear(): void {
-    this.#decoded.clear()
   }
 }
 

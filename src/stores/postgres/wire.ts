@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto'
+import type { PostgresQueryable } from './index.ts'
+import type { Statement } from './sql.ts'
+
+/** What every statement of the store resolves to: its rows as arrays, in the order of the SELECT or RETURNING list. */
+export interface Rows {
+  rows: unknown[][]
+  rowCount: number
+}
+
+/** Sends one statement with its values. */
+export type Send = (statement: Statement, values: unknown[]) => Promise<Rows>
+
+/**
+ * The slice of node-postgres' connection a submittable query drives: the extended-protocol messages, and the two
+ * maps in which pg records which named statements a connection has parsed (or has been sent to parse).
+ */
+interface WireConnection {
+  parsedStatements: Record<string, string | undefined>
+  submittedNamedStatements?: Record<string, string | undefined>
+  stream: { cork?(): void; uncork?(): void }
+  parse(query: { text: string; name: string; types: unknown[] }): void
+  bind(config: { portal: string; statement: string; values: (string | null)[]; binary: boolean }): void
+  execute(config: { portal: string; rows: number }): void
+  sync(): void
+  sendCopyFail(message: string): void
+}
+
+/**
+ * One named prepared statement, run through pg's "submittable" interface (the one pg-cursor and pg-query-stream
+ * use): Parse the first time on a connection, then Bind, Execute and Sync. It skips what pg's own `Query` adds to
+ * every call, which the store never needs: the Describe round of messages, the field descriptions, a parser per
+ * column, and the `Result` with its row objects. Every value comes back as PostgreSQL's text (or null); the store
+ * decodes its own columns, so the app's type parsers cannot change what it reads.
+ *
+ * pg calls the `handle*` methods as the server's messages arrive and `callback` (set by the pool, which releases the
+ * client in it) exactly once: with the error, or with this object at ReadyForQuery.
+ */
+class TextQuery {
+  readonly name: string
+  readonly text: string
+  readonly values: (string | null)[]
+  callback: ((error: Error | null, result?: Rows) => void) | undefined = undefined
+  rows: (string | null)[][] = []
+  rowCount = 0
+  #done = false
+
+  constructor(statement: Statement, values: (string | null)[]) {
+    this.name = statement.name
+    this.text = statement.text
+    this.values = values
+  }
+
+  submit(connection: WireConnection): null {
+    const { stream } = connection
+    stream.cork?.()
+    try {
+      const submitted = connection.submittedNamedStatements
+      if (connection.parsedStatements[this.name] === undefined && submitted?.[this.name] === undefined) {
+        connection.parse({ text: this.text, name: this.name, types: [] })
+        if (submitted) submitted[this.name] = this.text
+      }
+      connection.bind({ portal: '', statement: this.name, values: this.values, binary: false })
+      connection.execute({ portal: '', rows: 0 })
+      connection.sync()
+    } finally {
+      stream.uncork?.()
+    }
+    return null
+  }
+
+  handleDataRow(message: { fields: (string | null)[] }): void {
+    this.rows.push(message.fields)
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    // "SELECT 1", "UPDATE 0", "INSERT 0 1": the count is the last word.
+    const { text } = message
+    this.rowCount = Number(text.slice(text.lastIndexOf(' ') + 1)) || 0
+  }
+
+  handleReadyForQuery(): void {
+    this.#finish(null)
+  }
+
+  handleError(error: Error): void {
+    this.#finish(error)
+  }
+
+  // Messages a statement of the store never causes (no Describe, no row limit, no COPY), answered as pg's Query does.
+  handleRowDescription(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(connection: WireConnection): void {
+    connection.sendCopyFail('coatcheck: COPY is not supported')
+  }
+  handleCopyData(): void {}
+
+  #finish(error: Error | null): void {
+    if (this.#done) return
+    this.#done = true
+    if (error) this.callback?.(error)
+    else this.callback?.(null, this)
+  }
+}
+
+/** A value as PostgreSQL text: the store sends strings, integers, null and arrays of strings (`text[]`). */
+function toText(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'string') return value
+  if (Array.isArray(value)) return `{${value.map((item) => `"${String(item).replace(/["\\]/g, '\\$&')}"`).join(',')}}`
+  return String(value)
+}
+
+const PROBE_TEXT = 'SELECT $1::text'
+const probe: Statement = Object.freeze({
+  name: `coatcheck_probe_${createHash('sha256').update(PROBE_TEXT).digest('hex').slice(0, 12)}`,
+  text: PROBE_TEXT,
+})
+
+/**
+ * How the store sends its statements to this pool. A pg Pool (or a pool built on pg's) that takes a submittable and
+ * hands its result back through the promise gets {@link TextQuery}; the store finds out by sending one probe and
+ * checking what comes back. Anything else (a lone Client, which answers a submittable without a promise; a pool in
+ * pipeline mode, which refuses one; a wrapper) gets pg's ordinary named statements with rows as arrays, and with
+ * `preparedStatements: false`, `query(text, values)` alone.
+ */
+export async function sender(pool: PostgresQueryable, preparedStatements: boolean): Promise<Send> {
+  const asArrays = (result: { rows: unknown[]; rowCount: number | null }): Rows => ({
+    rows: result.rows.map((row) => (Array.isArray(row) ? row : Object.values(row as object))),
+    rowCount: result.rowCount ?? 0,
+  })
+  if (!preparedStatements) return async ({ text }, values) => asArrays(await pool.query(text, values))
+  const submit = (statement: Statement, values: unknown[]) =>
+    pool.query(new TextQuery(statement, values.map(toText)) as never) as unknown as Promise<Rows> | TextQuery
+  if (await takesSubmittable(submit)) return (statement, values) => submit(statement, values) as Promise<Rows>
+  return async ({ name, text }, values) => asArrays(await pool.query({ name, text, values, rowMode: 'array' } as never))
+}
+
+/** The probe waits this long at most: a pool that never answers it gets the ordinary path, not a hung start-up. */
+const PROBE_MS = 5_000
+
+async function takesSubmittable(submit: (statement: Statement, values: unknown[]) => unknown): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const answer = submit(probe, ['coatcheck'])
+    if (typeof (answer as PromiseLike<unknown> | undefined)?.then !== 'function') return false
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, PROBE_MS, undefined)
+    })
+    const result = (await Promise.race([answer, late])) as Rows | undefined
+    return result?.rowCount === 1 && result.rows.length === 1 && result.rows[0]?.[0] === 'coatcheck'
+  } catch {
+    return false
+  } finally {
+    clearTimeout(timer)
+  }
+}
