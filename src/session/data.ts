@@ -49,9 +49,15 @@ export interface DataDiff {
  * compared with what the store holds. The tracker is its own Proxy handler, so a request allocates no closures here.
  */
 export class SessionDataTracker implements ProxyHandler<Record<string, unknown>> {
-  /** The JSON text per key as the store holds it; the store's object, never written (copied on the first write). */
+  /**
+   * The JSON text per key as the store holds it: the store's object, never written. What a write changed goes to
+   * `unapplied`, and is applied to a copy only if this request reads `stored` again (most never do).
+   */
   private stored: StoredData
   private ownsStored = false
+  private unapplied: DataDiff[] | undefined = undefined
+  /** Size of `stored` (keys + texts, in bytes), computed on the first diff after a change of `stored`. */
+  private storedSize: number | undefined = undefined
   /** Keys assigned, deleted, or read while holding an object. A dirty key is never parsed from `stored` again. */
   /** Counts changes; `changedAt` holds the count at each dirty key's last change. */
   private generation = 0
@@ -87,31 +93,34 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   }
 
   diff(): DataDiff {
+    const stored = this.current()
     const set: StoredData = {}
     const unset: string[] = []
+    let changed = false
+    let delta = 0
     for (const key of this.dirty) {
       const json = Object.hasOwn(this.values, key) ? serialize(key, this.values[key]) : undefined
+      const before = this.isStored(key) ? stored[key]! : undefined
       if (json === undefined) {
-        if (this.isStored(key)) unset.push(key)
-      } else if (!this.isStored(key) || this.stored[key] !== json) {
+        if (before === undefined) continue
+        unset.push(key)
+      } else if (before !== json) {
         set[key] = json
-      }
+        delta += Buffer.byteLength(key) + Buffer.byteLength(json)
+      } else continue
+      changed = true
+      if (before !== undefined) delta -= Buffer.byteLength(key) + Buffer.byteLength(before)
     }
-    const changed = unset.length > 0 || Object.keys(set).length > 0
-    const bytes = changed ? this.sizeAfter(set, unset) : 0
-    const storedBytes = changed ? this.sizeAfter({}, []) : 0
-    return { set, unset, changed, bytes, storedBytes, generation: this.generation }
+    const storedBytes = changed ? this.size() : 0
+    return { set, unset, changed, bytes: storedBytes + delta, storedBytes, generation: this.generation }
   }
 
   /** Records that `diff` reached the store. Keys holding objects stay dirty: they can still be mutated in place. */
   written(diff: DataDiff): void {
     if (diff.changed) {
-      if (!this.ownsStored) {
-        this.stored = Object.assign(Object.create(null) as StoredData, this.stored)
-        this.ownsStored = true
-      }
-      for (const key in diff.set) this.stored[key] = diff.set[key]!
-      for (const key of diff.unset) delete this.stored[key]
+      this.unapplied ??= []
+      this.unapplied.push(diff)
+      this.storedSize = undefined
     }
     for (const key of this.dirty) {
       const value = this.values[key]
@@ -190,32 +199,51 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   /** The current value of `key`, parsing its stored text on first use. */
   private value(key: string): unknown {
     if (!Object.hasOwn(this.values, key) && !this.dirty.has(key) && this.isStored(key)) {
-      this.values[key] = parseStored(this.stored[key]!)
+      this.values[key] = parseStored(this.current()[key]!)
     }
     return this.values[key]
+  }
+
+  /** `stored` with the writes of this request applied (copying the store's object on the first). */
+  private current(): StoredData {
+    const pending = this.unapplied
+    if (pending === undefined) return this.stored
+    this.unapplied = undefined
+    if (!this.ownsStored) {
+      this.stored = Object.assign(Object.create(null) as StoredData, this.stored)
+      this.ownsStored = true
+    }
+    for (const diff of pending) {
+      for (const key in diff.set) this.stored[key] = diff.set[key]!
+      for (const key of diff.unset) delete this.stored[key]
+    }
+    return this.stored
   }
 
   /** The session's keys: stored ones not deleted, plus assigned ones. */
   private keys(): string[] {
     const keys = Object.keys(this.values)
-    for (const key in this.stored) {
+    const stored = this.current()
+    for (const key in stored) {
       if (!RESERVED.has(key) && !this.dirty.has(key) && !Object.hasOwn(this.values, key)) keys.push(key)
     }
     return keys
   }
 
   private isStored(key: string): boolean {
-    return !RESERVED.has(key) && Object.hasOwn(this.stored, key)
+    return !RESERVED.has(key) && Object.hasOwn(this.current(), key)
   }
 
-  private sizeAfter(set: StoredData, unset: string[]): number {
+  /** The serialized size of `stored`: its keys and texts, in bytes. */
+  private size(): number {
+    if (this.storedSize !== undefined) return this.storedSize
+    const stored = this.current()
     let bytes = 0
-    for (const key in this.stored) {
-      if (this.isStored(key) && !Object.hasOwn(set, key) && !unset.includes(key)) {
-        bytes += Buffer.byteLength(key) + Buffer.byteLength(this.stored[key]!)
-      }
+    for (const key in stored) {
+      if (!RESERVED.has(key) && Object.hasOwn(stored, key))
+        bytes += Buffer.byteLength(key) + Buffer.byteLength(stored[key]!)
     }
-    for (const key in set) bytes += Buffer.byteLength(key) + Buffer.byteLength(set[key]!)
+    this.storedSize = bytes
     return bytes
   }
 }
