@@ -16,7 +16,8 @@ export interface PostgresQueryable {
   /**
    * pg's `query`: SQL text and its values, or one `{ name, text, values, rowMode }` object that runs as a named
    * prepared statement (see `preparedStatements`). A pg Pool is also handed pg's "submittable" query objects, which
-   * the store uses where the pool takes them (checked once at start-up).
+   * the store uses where the pool takes them (checked at start-up). Each is sent once: a wrapper that retries a call
+   * must call `query` again rather than send the same object twice (the second send fails).
    */
   query(
     query: string | PostgresPreparedQuery,
@@ -168,7 +169,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       return (rows as SessionTuple[]).map((row) => ({ key: row[7]!, record: decoder.record(row[7]!, row) }))
     },
     async destroyByUser(userId, exceptKey) {
-      return count(await run(q.destroyByUser, [userId, exceptKey ?? null, Date.now()]))
+      const n = count(await run(q.destroyByUser, [userId, exceptKey ?? null, Date.now()]))
+      // The deleted keys are not returned (a user may have many): every decoding is dropped instead.
+      decoder.clear()
+      return n
     },
     prune,
     tokens: {
@@ -210,6 +214,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     },
     async close() {
       stop()
+      decoder.clear()
     },
   }
 }

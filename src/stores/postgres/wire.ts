@@ -40,10 +40,11 @@ class TextQuery {
   readonly name: string
   readonly text: string
   readonly values: (string | null)[]
-  callback: ((error: Error | null, result?: Rows) => void) | undefined = undefined
   rows: (string | null)[][] = []
   rowCount = 0
+  #callback: ((error: Error | null, result?: Rows) => void) | undefined = undefined
   #done = false
+  #sent = false
 
   constructor(statement: Statement, values: (string | null)[]) {
     this.name = statement.name
@@ -51,7 +52,29 @@ class TextQuery {
     this.values = values
   }
 
-  submit(connection: WireConnection): null {
+  /**
+   * What pg calls back, set by pg (or the pool) when it takes the query. Once an attempt is over it reads as unset,
+   * so a wrapper that sends this same object again gets its own callback called (with an error: see `submit`)
+   * rather than a promise that never settles and a pool client that is never released.
+   */
+  get callback(): ((error: Error | null, result?: Rows) => void) | undefined {
+    return this.#done ? undefined : this.#callback
+  }
+
+  set callback(callback: ((error: Error | null, result?: Rows) => void) | undefined) {
+    if (this.#done && callback !== undefined) {
+      this.#done = false
+      this.rows = []
+      this.rowCount = 0
+    }
+    this.#callback = callback
+  }
+
+  submit(connection: WireConnection): Error | null {
+    // Sent once only: after a timeout pg leaves the first attempt running on its connection, whose late rows would
+    // land on this object. The store makes a new one per call; a wrapper's retry of the same object fails instead.
+    if (this.#sent) return new Error('coatcheck: a PostgreSQL query object was sent twice; send a new one per attempt')
+    this.#sent = true
     const { stream } = connection
     stream.cork?.()
     try {
@@ -70,7 +93,7 @@ class TextQuery {
   }
 
   handleDataRow(message: { fields: (string | null)[] }): void {
-    this.rows.push(message.fields)
+    if (!this.#done) this.rows.push(message.fields)
   }
 
   handleCommandComplete(message: { text: string }): void {
@@ -98,9 +121,10 @@ class TextQuery {
 
   #finish(error: Error | null): void {
     if (this.#done) return
+    const callback = this.#callback
     this.#done = true
-    if (error) this.callback?.(error)
-    else this.callback?.(null, this)
+    if (error) callback?.(error)
+    else callback?.(null, this)
   }
 }
 
@@ -120,10 +144,11 @@ const probe: Statement = Object.freeze({
 
 /**
  * How the store sends its statements to this pool. A pg Pool (or a pool built on pg's) that takes a submittable and
- * hands its result back through the promise gets {@link TextQuery}; the store finds out by sending one probe and
- * checking what comes back. Anything else (a lone Client, which answers a submittable without a promise; a pool in
- * pipeline mode, which refuses one; a wrapper) gets pg's ordinary named statements with rows as arrays, and with
- * `preparedStatements: false`, `query(text, values)` alone.
+ * hands its result back through the promise gets {@link TextQuery}; the store finds out by sending a probe and
+ * checking what comes back. A clear refusal (a lone Client, which answers a submittable without a promise; a pool in
+ * pipeline mode, which refuses one; a wrong answer) keeps pg's ordinary named statements, with rows as arrays, for
+ * good; a probe that fails or waits (a pool busy or unreachable for a moment) keeps them for now, and the probe is
+ * sent again on a later call, up to `PROBES` times. With `preparedStatements: false`, `query(text, values)` alone.
  */
 export async function sender(pool: PostgresQueryable, preparedStatements: boolean): Promise<Send> {
   const asArrays = (result: { rows: unknown[]; rowCount: number | null }): Rows => ({
@@ -132,26 +157,49 @@ export async function sender(pool: PostgresQueryable, preparedStatements: boolea
   })
   if (!preparedStatements) return async ({ text }, values) => asArrays(await pool.query(text, values))
   const submit = (statement: Statement, values: unknown[]) =>
-    pool.query(new TextQuery(statement, values.map(toText)) as never) as unknown as Promise<Rows> | TextQuery
-  if (await takesSubmittable(submit)) return (statement, values) => submit(statement, values) as Promise<Rows>
-  return async ({ name, text }, values) => asArrays(await pool.query({ name, text, values, rowMode: 'array' } as never))
+    pool.query(new TextQuery(statement, values.map(toText)) as never) as unknown as Promise<Rows>
+  const ordinary: Send = async ({ name, text }, values) =>
+    asArrays(await pool.query({ name, text, values, rowMode: 'array' } as never))
+
+  let send = ordinary
+  let probes = 0
+  let nextProbe = 0
+  const decide = async () => {
+    probes += 1
+    nextProbe = Number.POSITIVE_INFINITY
+    const verdict = await probeWith(submit)
+    if (verdict === 'takes') send = submit
+    else if (verdict === 'unsure' && probes < PROBES) nextProbe = Date.now() + REPROBE_MS
+  }
+  await decide()
+  return (statement, values) => {
+    if (send === ordinary && Date.now() >= nextProbe) void decide()
+    return send(statement, values)
+  }
 }
 
 /** The probe waits this long at most: a pool that never answers it gets the ordinary path, not a hung start-up. */
 const PROBE_MS = 5_000
+/** After a probe that failed or waited, the next is sent with a call at least this much later... */
+const REPROBE_MS = 1_000
+/** ...and a pool that never answers one clearly is probed this many times in all. */
+const PROBES = 20
 
-async function takesSubmittable(submit: (statement: Statement, values: unknown[]) => unknown): Promise<boolean> {
+async function probeWith(submit: (statement: Statement, values: unknown[]) => unknown) {
   let timer: NodeJS.Timeout | undefined
   try {
     const answer = submit(probe, ['coatcheck'])
-    if (typeof (answer as PromiseLike<unknown> | undefined)?.then !== 'function') return false
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, PROBE_MS, undefined)
+    if (typeof (answer as PromiseLike<unknown> | undefined)?.then !== 'function') return 'refuses'
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(resolve, PROBE_MS, 'late')
     })
-    const result = (await Promise.race([answer, late])) as Rows | undefined
-    return result?.rowCount === 1 && result.rows.length === 1 && result.rows[0]?.[0] === 'coatcheck'
-  } catch {
-    return false
+    const result = (await Promise.race([answer, late])) as Rows | 'late' | undefined
+    if (result === 'late') return 'unsure'
+    const right = result?.rowCount === 1 && result.rows.length === 1 && result.rows[0]?.[0] === 'coatcheck'
+    return right ? 'takes' : 'refuses'
+  } catch (error) {
+    // pg refuses custom query objects in pipeline mode, and says so; anything else may pass.
+    return /not supported/i.test(String((error as Error | undefined)?.message)) ? 'refuses' : 'unsure'
   } finally {
     clearTimeout(timer)
   }
