@@ -441,7 +441,7 @@ export class SessionContext {
   async #write(): Promise<void> {
     const o = this.#o
     const diff = this.#data.diff()
-    checkLimits(diff, o)
+    checkLimits(diff, o, this.#data)
     const now = o.now()
     const stored = this.#stored
     if (stored === undefined) {

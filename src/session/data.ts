@@ -34,10 +34,10 @@ export interface DataDiff {
   unset: string[]
   /** True when `set` or `unset` holds anything. */
   changed: boolean
-  /** Serialized size of the whole session after the change (keys + JSON values), in bytes. */
-  bytes: number
-  /** Serialized size of the session as the store holds it now, in bytes (what a shrinking change is compared to). */
-  storedBytes: number
+  /** Serialized size of what `set` writes (keys + JSON texts), in bytes: all of a session's data when it is new. */
+  setBytes: number
+  /** Serialized size, in the stored data, of the keys `set` and `unset` replace or remove. */
+  replacedBytes: number
   /** The tracker's change count when the diff was taken: a key changed after it stays dirty once this is written. */
   generation: number
 }
@@ -56,8 +56,6 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   private stored: StoredData
   private ownsStored = false
   private unapplied: DataDiff[] | undefined = undefined
-  /** Size of `stored` (keys + texts, in bytes), computed on the first diff after a change of `stored`. */
-  private storedSize: number | undefined = undefined
   /** Keys assigned, deleted, or read while holding an object. A dirty key is never parsed from `stored` again. */
   /** Counts changes; `changedAt` holds the count at each dirty key's last change. */
   private generation = 0
@@ -96,8 +94,8 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     const stored = this.current()
     const set: StoredData = {}
     const unset: string[] = []
-    let changed = false
-    let delta = 0
+    let setBytes = 0
+    let replacedBytes = 0
     for (const key of this.dirty) {
       const json = Object.hasOwn(this.values, key) ? serialize(key, this.values[key]) : undefined
       const before = this.isStored(key) ? stored[key]! : undefined
@@ -106,13 +104,22 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
         unset.push(key)
       } else if (before !== json) {
         set[key] = json
-        delta += Buffer.byteLength(key) + Buffer.byteLength(json)
+        setBytes += Buffer.byteLength(key) + Buffer.byteLength(json)
       } else continue
-      changed = true
-      if (before !== undefined) delta -= Buffer.byteLength(key) + Buffer.byteLength(before)
+      if (before !== undefined) replacedBytes += Buffer.byteLength(key) + Buffer.byteLength(before)
     }
-    const storedBytes = changed ? this.size() : 0
-    return { set, unset, changed, bytes: storedBytes + delta, storedBytes, generation: this.generation }
+    const changed = unset.length > 0 || setBytes > 0
+    return { set, unset, changed, setBytes, replacedBytes, generation: this.generation }
+  }
+
+  /** The serialized size of the whole data once `diff` is written: a pass over every stored key. */
+  sizeAfter(diff: DataDiff): number {
+    const stored = this.current()
+    let bytes = diff.setBytes - diff.replacedBytes
+    for (const key in stored) {
+      if (this.isStored(key)) bytes += Buffer.byteLength(key) + Buffer.byteLength(stored[key]!)
+    }
+    return bytes
   }
 
   /** Records that `diff` reached the store. Keys holding objects stay dirty: they can still be mutated in place. */
@@ -120,7 +127,6 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     if (diff.changed) {
       this.unapplied ??= []
       this.unapplied.push(diff)
-      this.storedSize = undefined
     }
     for (const key of this.dirty) {
       const value = this.values[key]
@@ -232,19 +238,6 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
 
   private isStored(key: string): boolean {
     return !RESERVED.has(key) && Object.hasOwn(this.current(), key)
-  }
-
-  /** The serialized size of `stored`: its keys and texts, in bytes. */
-  private size(): number {
-    if (this.storedSize !== undefined) return this.storedSize
-    const stored = this.current()
-    let bytes = 0
-    for (const key in stored) {
-      if (!RESERVED.has(key) && Object.hasOwn(stored, key))
-        bytes += Buffer.byteLength(key) + Buffer.byteLength(stored[key]!)
-    }
-    this.storedSize = bytes
-    return bytes
   }
 }
 

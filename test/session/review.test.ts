@@ -198,4 +198,18 @@ describe('a session stored above maxBytes (under a larger bound before)', () => 
     assert.equal((await browser.post('/session', { d: 'more' })).status, 413, 'a growing change is still refused')
     assert.deepEqual(Object.keys((await store.get(key))!.data).sort(), ['a', 'b'])
   })
+
+  it('may shrink by a change whose new value alone is past the bound', async () => {
+    const filling = roomy.browser()
+    assert.equal((await filling.post('/session', { a: big, b: big, c: big })).status, 200)
+    const browser = tight.browser()
+    browser.jar.set('sid', filling.jar.get('sid')!)
+    // About 2.7 kB down to about 1.06 kB: one value of 1 050 bytes is more than maxBytes, the session still shrinks.
+    const cut = await browser.post('/session', { a: 'y'.repeat(1050), b: 1, c: 1 })
+    assert.equal(cut.status, 200)
+    assert.deepEqual({ ...(await store.get(keyOf(browser)))!.data }, { a: `"${'y'.repeat(1050)}"`, b: '1', c: '1' })
+    const grown = await browser.post('/session', { b: 'z'.repeat(100) })
+    assert.equal(grown.status, 413, 'the change alone is under the bound; the store refuses the whole')
+    assert.match(grown.body, /Payload Too Large/)
+  })
 })
