@@ -1,6 +1,5 @@
-import { nullProto } from '../../core/json.ts'
 import { CoatcheckError, invalidOption } from '../../errors.ts'
-import { checkBytes, dataBytes } from '../size.ts'
+import { patchedData } from '../size.ts'
 import type { SessionPatch, SessionRecord, SessionStore } from '../types.ts'
 import { type LegacySession, toLegacy, toRecord } from './format.ts'
 import { sessionsOf } from './rows.ts'
@@ -160,14 +159,9 @@ export function legacyStore(store: LegacyStore, now: () => number = Date.now): S
 }
 
 function applyPatch(record: SessionRecord, patch: SessionPatch): SessionRecord {
-  // No prototype, so even a `__proto__` key is assigned as a plain own key.
-  const data = nullProto<string>(record.data)
-  for (const key of patch.unset ?? []) delete data[key]
-  Object.assign(data, patch.set)
-  if (patch.set && patch.maxBytes !== undefined) checkBytes(dataBytes(record.data), dataBytes(data), patch.maxBytes)
   return {
     ...record,
-    data,
+    data: patchedData(record.data, patch),
     meta: patch.meta ?? record.meta,
     lastSeenAt: patch.lastSeenAt ?? record.lastSeenAt,
     expiresAt: patch.expiresAt ?? record.expiresAt,

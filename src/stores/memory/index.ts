@@ -1,8 +1,7 @@
-import { nullProto } from '../../core/json.ts'
 import { fnOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
 import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
-import { checkBytes, dataBytes } from '../size.ts'
+import { patchedData } from '../size.ts'
 import type { CoatcheckStore, CounterState, SessionRecord, TokenRecord } from '../types.ts'
 import { frozenMeta, SessionTable } from './sessions.ts'
 import { Table } from './table.ts'
@@ -80,13 +79,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoatcheckStore {
       const slot = sessions.live(key, now())
       if (slot < 0) return false
       if (patch.set || patch.unset) {
-        const stored = sessions.data(slot)
-        // Unset first, as every backend does: a key both unset and set ends up set.
-        const data = nullProto<string>(stored)
-        for (const name of patch.unset ?? []) delete data[name]
-        Object.assign(data, patch.set)
-        if (patch.maxBytes !== undefined) checkBytes(dataBytes(stored), dataBytes(data), patch.maxBytes)
-        sessions.setData(slot, data)
+        sessions.setData(slot, patchedData(sessions.data(slot), patch))
       }
       if (patch.meta) sessions.setMeta(slot, patch.meta)
       if (patch.lastSeenAt !== undefined) sessions.setLastSeen(slot, patch.lastSeenAt)

@@ -4,7 +4,7 @@ import { identifierOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../v
 import { parseData, SessionDecoder, type SessionTuple } from '../decoded.ts'
 import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
-import { checkBytes, dataBytes } from '../size.ts'
+import { patchedData } from '../size.ts'
 import type { CoatcheckStore } from '../types.ts'
 import { type CounterRow, sessionParams, type TokenRow, toCounter, tokenParams, toToken } from './records.ts'
 import { open, statements } from './sql.ts'
@@ -126,13 +126,7 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
         if (row === undefined) return false
         let [data, , meta, , lastSeenAt, expiresAt] = row
         if (patch.set || patch.unset) {
-          const parsed = parseData(data)
-          const before = patch.maxBytes === undefined ? 0 : dataBytes(parsed)
-          for (const name of patch.unset ?? []) delete parsed[name]
-          // `parsed` has no prototype, so even a `__proto__` key is assigned as a plain own property.
-          if (patch.set) Object.assign(parsed, patch.set)
-          if (patch.maxBytes !== undefined) checkBytes(before, dataBytes(parsed), patch.maxBytes)
-          data = JSON.stringify(parsed)
+          data = JSON.stringify(patchedData(parseData(data), patch))
         }
         if (patch.meta) meta = JSON.stringify(patch.meta)
         lastSeenAt = patch.lastSeenAt ?? lastSeenAt
