@@ -11,7 +11,10 @@ const tooLarge = (bytes: number) => (error: unknown) =>
 describe('patchedData: a patch applied to stored data, sized by the maxBytes rule', () => {
   it('unsets first, then sets, into a new null-prototype object, leaving the stored one alone', () => {
     const stored = Object.freeze(data({ a: '1', b: '2' }))
-    const next = patchedData(stored, { unset: ['a', 'b', 'gone'], set: JSON.parse('{"b": "3", "__proto__": "4"}') as StoredData })
+    const next = patchedData(stored, {
+      unset: ['a', 'b', 'gone'],
+      set: JSON.parse('{"b": "3", "__proto__": "4"}') as StoredData,
+    })
     assert.equal(Object.getPrototypeOf(next), null)
     assert.deepEqual(Object.entries(next), [
       ['b', '3'],
