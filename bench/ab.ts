@@ -23,14 +23,23 @@ export async function ab(quick = false): Promise<void> {
   const began = performance.now()
   const duration = Math.round(seconds('BENCH_DURATION', quick ? 2 : 5))
   const rounds = Math.round(seconds('BENCH_ROUNDS', quick ? 3 : 6))
+  // BENCH_AB_WRITE=1: the write (POST /cart, rolling off) instead of the two reads, and no callgrind (it drives GET).
+  const write = process.env.BENCH_AB_WRITE === '1'
+  const what = write ? 'write' : 'read'
   const players: Player[] = [
     { label: 'bare', variant: 'bare', rolling: false },
-    { label: 'A read', variant: 'coatcheck', rolling: false },
-    { label: 'B read', variant: 'coatcheck', bench: `${other}/bench`, rolling: false },
-    { label: 'A rolling read', variant: 'coatcheck', rolling: true },
-    { label: 'B rolling read', variant: 'coatcheck', bench: `${other}/bench`, rolling: true },
+    { label: `A ${what}`, variant: 'coatcheck', rolling: false },
+    { label: `B ${what}`, variant: 'coatcheck', bench: `${other}/bench`, rolling: false },
+    ...(write
+      ? []
+      : [
+          { label: 'A rolling read', variant: 'coatcheck', rolling: true } as const,
+          { label: 'B rolling read', variant: 'coatcheck', bench: `${other}/bench`, rolling: true } as const,
+        ]),
   ]
-  const base = { method: 'GET', path: '/me', connections: 10 } as const
+  const base = write
+    ? ({ method: 'POST', path: '/cart', connections: 10 } as const)
+    : ({ method: 'GET', path: '/me', connections: 10 } as const)
   const running: [Player, Running, string[]][] = []
   const windows: Window[] = []
   try {
@@ -58,7 +67,7 @@ export async function ab(quick = false): Promise<void> {
     await Promise.all(running.map(([, server]) => server.stop()))
   }
   const counted = new Map<string, number>()
-  if (process.env.BENCH_CALLGRIND !== '0') {
+  if (process.env.BENCH_CALLGRIND !== '0' && !write) {
     const [warm, measured] = quick ? [2000, 1000] : [5000, 2000]
     for (const p of players.filter((x) => !x.rolling)) {
       const c = await instructions(p.variant, warm, measured, p.bench, p.label.replace(' ', '-'))
@@ -94,7 +103,8 @@ export async function ab(quick = false): Promise<void> {
     ]
   })
   const head = ['server', 'µs CPU/req', 'user / sys', 'range', 'req/s', 'over bare µs', 'bare ÷ it']
-  console.log(`\nA = this tree, B = ${other}. Medians of ${rounds} alternated rounds of ${duration} s, GET /me:\n`)
+  const request = `${base.method} ${base.path}`
+  console.log(`\nA = this tree, B = ${other}. Medians of ${rounds} alternated rounds of ${duration} s, ${request}:\n`)
   console.log(table([...head, 'B alloc/req', 'scavenges/10k', 'instructions/req'], rows))
   await save('ab', began, { other, windows, instructions: Object.fromEntries(counted) })
 }

@@ -104,26 +104,36 @@ export class SessionTable {
     return true
   }
 
+  /** Replaces the data in `slot` with `data`, which the table keeps (frozen) as is: the caller must not hold it. */
   setData(slot: number, data: StoredData): void {
     this.#texts[slot] = this.#codec.encode(data)
-    this.#hot.delete(slot)
+    this.#refresh(slot, { data: Object.freeze(data) })
   }
 
   setMeta(slot: number, meta: SessionMeta): void {
     this.#metas[slot] = frozenMeta(meta)
-    this.#hot.delete(slot)
+    this.#refresh(slot, { meta: this.#metas[slot] })
   }
 
   setLastSeen(slot: number, lastSeenAt: number): void {
     this.#times[3 * slot + 1] = lastSeenAt
-    this.#hot.delete(slot)
+    this.#refresh(slot, { lastSeenAt })
   }
 
   setExpires(slot: number, expiresAt: number): void {
     if (this.#expires[slot] === expiresAt) return
     this.#expires[slot] = expiresAt
-    this.#hot.delete(slot)
+    this.#refresh(slot, { expiresAt })
     heapFix(this.#heapOf(slot), this.#pos[slot]!, this.#expires, this.#pos)
+  }
+
+  /**
+   * Keeps a hot record in step with a write to its slot, rather than dropping it: a session just written is read
+   * again soon (the engine reads before it writes), and decoding it from its text costs far more than this copy.
+   */
+  #refresh(slot: number, change: Partial<SessionRecord>): void {
+    const hot = this.#hot.get(slot)
+    if (hot !== undefined) this.#hot.set(slot, Object.freeze({ ...hot, ...change }))
   }
 
   /** The keys of one user's records, as a snapshot, so callers may delete while they iterate. */
