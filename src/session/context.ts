@@ -369,6 +369,7 @@ export class SessionContext {
     const previous = this.storedKey
     const stored = this.#stored
     const taken = carry === 'nothing' ? {} : this.#data.snapshot()
+    const carriedBytes = carry === 'nothing' ? 0 : this.#data.storedBytes()
     const same = carry === 'session'
     const userId = same ? this.#userId : null
     // A new ID is a privilege change: the CSRF secret does not come along.
@@ -379,7 +380,7 @@ export class SessionContext {
       // one of them; the old one must still have been live, or the new one goes too.
       let live = true
       if (previous !== undefined && !same) live = await this.call(() => this.#o.store.destroy(previous))
-      this.#startNew(live ? taken : {})
+      this.#startNew(live ? taken : {}, live ? carriedBytes : 0)
       if (same && live) {
         this.#userId = userId
         this.#meta = meta
@@ -498,8 +499,8 @@ export class SessionContext {
     }
   }
 
-  /** Replaces the session with a new one that is not stored yet, holding `values`. */
-  #startNew(values: Record<string, unknown>): void {
+  /** Replaces the session with a new one that is not stored yet, holding `values` (carried from `carriedBytes`). */
+  #startNew(values: Record<string, unknown>, carriedBytes = 0): void {
     this.#token = undefined
     this.#key = undefined
     this.#stored = undefined
@@ -508,7 +509,7 @@ export class SessionContext {
     this.#meta = {}
     this.#metaChanged = false
     this.#deadlineWritten = false
-    this.#data = SessionDataTracker.withValues(values, this)
+    this.#data = SessionDataTracker.withValues(values, this, carriedBytes)
     this.#publish()
     this.#mayNeedCommit()
   }

@@ -36,7 +36,10 @@ export interface DataDiff {
   changed: boolean
   /** Serialized size of what `set` writes (keys + JSON texts), in bytes: all of a session's data when it is new. */
   setBytes: number
-  /** Serialized size, in the stored data, of the keys `set` and `unset` replace or remove. */
+  /**
+   * Serialized size, in the stored data, of the keys `set` and `unset` replace or remove; for a session carried to a
+   * new ID and not yet written, the whole size of the one it was carried from.
+   */
   replacedBytes: number
   /** The tracker's change count when the diff was taken: a key changed after it stays dirty once this is written. */
   generation: number
@@ -56,6 +59,8 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
   private stored: StoredData
   private ownsStored = false
   private unapplied: DataDiff[] | undefined = undefined
+  /** See `withValues`: the size of the session this one's data was carried from, until it is first written. */
+  private carriedBytes = 0
   /** Keys assigned, deleted, or read while holding an object. A dirty key is never parsed from `stored` again. */
   /** Counts changes; `changedAt` holds the count at each dirty key's last change. */
   private generation = 0
@@ -71,10 +76,15 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     this.proxy = new Proxy(this.values, this)
   }
 
-  /** A tracker for a new session that starts with `values` (all of them to be written). */
-  static withValues(values: Record<string, unknown>, reserved: Reserved): SessionDataTracker {
+  /**
+   * A tracker for a new session that starts with `values` (all of them to be written). `carriedBytes` is the stored
+   * size of the session they were carried from (a login or a kept regenerate): until the first write, the new
+   * record counts as replacing that much, so a session stored under a larger bound may move to its new ID as it is.
+   */
+  static withValues(values: Record<string, unknown>, reserved: Reserved, carriedBytes = 0): SessionDataTracker {
     const tracker = new SessionDataTracker({}, reserved)
     for (const key of Object.keys(values)) tracker.proxy[key] = values[key]
+    tracker.carriedBytes = carriedBytes
     return tracker
   }
 
@@ -109,13 +119,25 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
       if (before !== undefined) replacedBytes += Buffer.byteLength(key) + Buffer.byteLength(before)
     }
     const changed = unset.length > 0 || setBytes > 0
-    return { set, unset, changed, setBytes, replacedBytes, generation: this.generation }
+    return {
+      set,
+      unset,
+      changed,
+      setBytes,
+      replacedBytes: replacedBytes + this.carriedBytes,
+      generation: this.generation,
+    }
+  }
+
+  /** The serialized size of the data as the store holds it (or, not yet written, as it was carried from). */
+  storedBytes(): number {
+    return this.sizeAfter({ set: {}, unset: [], changed: false, setBytes: 0, replacedBytes: 0, generation: 0 })
   }
 
   /** The serialized size of the whole data once `diff` is written: a pass over every stored key. */
   sizeAfter(diff: DataDiff): number {
     const stored = this.current()
-    let bytes = diff.setBytes - diff.replacedBytes
+    let bytes = diff.setBytes - (diff.replacedBytes - this.carriedBytes)
     for (const key in stored) {
       if (this.isStored(key)) bytes += Buffer.byteLength(key) + Buffer.byteLength(stored[key]!)
     }
@@ -127,6 +149,7 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     if (diff.changed) {
       this.unapplied ??= []
       this.unapplied.push(diff)
+      this.carriedBytes = 0
     }
     for (const key of this.dirty) {
       const value = this.values[key]

@@ -48,7 +48,7 @@ local function sizes(z, n, full)
   end
   local after, gone = before, {}
   for i = 4, 3 + n do
-    if string.sub(ARGV[i], 1, 2) == 'd:' then
+    if string.sub(ARGV[i], 1, 2) == 'd:' and not gone[ARGV[i]] then
       local old = len(ARGV[i])
       if old then after = after - #ARGV[i] + 2 - old end
     end

@@ -155,6 +155,19 @@ export function dataCases(current: () => SessionStore): void {
       await assert.rejects(store.update('s1', { set: { more: '1' }, maxBytes: 10 }), isTooLarge(23, 10))
     })
 
+    it('counts a key unset twice, or unset and set, once', async () => {
+      const store = current()
+      await store.create('s1', session({ data: { a: JSON.stringify('x'.repeat(40)), b: '1' } })) // 45 bytes
+      // Counting `a` twice would see 45 - 86 + 45 = 4 bytes after the patch, and store 47.
+      await assert.rejects(
+        store.update('s1', { unset: ['a', 'a'], set: { a: JSON.stringify('x'.repeat(40)), c: '1' }, maxBytes: 45 }),
+        isTooLarge(47, 45),
+      )
+      assert.equal(await store.update('s1', { unset: ['b', 'b'], maxBytes: 45 }), true)
+      await assert.rejects(store.update('s1', { set: { d: '12' }, maxBytes: 45 }), isTooLarge(46, 45))
+      assert.deepEqual({ ...(await store.get('s1'))?.data }, { a: JSON.stringify('x'.repeat(40)) })
+    })
+
     it('ten concurrent patches each adding a 900-byte key under maxBytes 1000 leave one stored', async () => {
       const store = current()
       await store.create('s1', session({ data: {} }))
