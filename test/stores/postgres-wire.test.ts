@@ -199,6 +199,35 @@ describe('postgres wire: found in review', () => {
   })
 })
 
+describe('postgres wire: a connection it does not know', () => {
+  // A pool whose connections keep no record of parsed statements (another driver behind pg's interface, or a pg
+  // that changed it) would be sent Parse on every call, and every call after the first would fail. The probe's
+  // submit refuses it, and the store keeps to ordinary queries; the fake only stands in for such a driver.
+  it('keeps to ordinary queries when the connection has no parsedStatements', async () => {
+    const seen: string[] = []
+    const foreign = {
+      query(query: unknown, values?: unknown[]) {
+        const submittable = query as { submit?: (c: unknown) => Error | null; handleError?: (e: Error) => void }
+        if (typeof submittable.submit === 'function') {
+          seen.push('submittable')
+          const refused = submittable.submit({ stream: {} })
+          return refused ? Promise.reject(refused) : new Promise(() => {})
+        }
+        seen.push('ordinary')
+        return pool.query(query as string, values)
+      },
+    } as unknown as PostgresQueryable
+    const store = await postgresStore({ pool: foreign, tablePrefix: prefix() })
+    seen.length = 0
+    assert.equal(await store.create('k', record()), true)
+    assert.equal((await store.get('k'))?.userId, 'u1')
+    await sleep(1_100)
+    assert.equal((await store.get('k'))?.userId, 'u1')
+    assert.deepEqual(seen, ['ordinary', 'ordinary', 'ordinary'], 'refused for good: no second probe')
+    await store.close()
+  })
+})
+
 describe('postgres wire: checked and fine', () => {
   it('an ErrorResponse after DataRows rejects once, releases the client, and the next statement runs', async () => {
     const p = new pg.Pool({ connectionString: server.connectionString, max: 1 })

@@ -75,6 +75,11 @@ class TextQuery {
     // land on this object. The store makes a new one per call; a wrapper's retry of the same object fails instead.
     if (this.#sent) return new Error('coatcheck: a PostgreSQL query object was sent twice; send a new one per attempt')
     this.#sent = true
+    // The record of what this connection has parsed is pg's (since pg 8): a connection without it (another pg, or a
+    // pg that changed it) would be sent Parse again on every call, which fails. Refused, so the probe picks pg's path.
+    if (typeof connection.parsedStatements !== 'object' || connection.parsedStatements === null) {
+      return new Error('coatcheck: lean queries are not supported by this connection (no parsedStatements)')
+    }
     const { stream } = connection
     stream.cork?.()
     try {
