@@ -1,6 +1,7 @@
 import { parseStored } from '../core/json.ts'
 import { checkDataKey } from '../core/keys.ts'
 import { CoatcheckError } from '../errors.ts'
+import { entryBytes } from '../stores/size.ts'
 import type { StoredData } from '../stores/types.ts'
 
 /**
@@ -114,9 +115,9 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
         unset.push(key)
       } else if (before !== json) {
         set[key] = json
-        setBytes += Buffer.byteLength(key) + Buffer.byteLength(json)
+        setBytes += entryBytes(key, json)
       } else continue
-      if (before !== undefined) replacedBytes += Buffer.byteLength(key) + Buffer.byteLength(before)
+      if (before !== undefined) replacedBytes += entryBytes(key, before)
     }
     const changed = unset.length > 0 || setBytes > 0
     return {
@@ -129,19 +130,20 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
     }
   }
 
-  /** The serialized size of the data as the store holds it (or, not yet written, as it was carried from). */
+  /**
+   * The serialized size of the data as the store holds it (or, not yet written, as it was carried from): a pass over
+   * every stored key.
+   */
   storedBytes(): number {
-    return this.sizeAfter({ set: {}, unset: [], changed: false, setBytes: 0, replacedBytes: 0, generation: 0 })
+    const stored = this.current()
+    let bytes = this.carriedBytes
+    for (const key in stored) if (this.isStored(key)) bytes += entryBytes(key, stored[key]!)
+    return bytes
   }
 
-  /** The serialized size of the whole data once `diff` is written: a pass over every stored key. */
+  /** The serialized size of the whole data once `diff` is written (`replacedBytes` counts what was carried, too). */
   sizeAfter(diff: DataDiff): number {
-    const stored = this.current()
-    let bytes = diff.setBytes - (diff.replacedBytes - this.carriedBytes)
-    for (const key in stored) {
-      if (this.isStored(key)) bytes += Buffer.byteLength(key) + Buffer.byteLength(stored[key]!)
-    }
-    return bytes
+    return this.storedBytes() + diff.setBytes - diff.replacedBytes
   }
 
   /** Records that `diff` reached the store. Keys holding objects stay dirty: they can still be mutated in place. */

@@ -12,7 +12,8 @@ export function dataBytes(data: StoredData): number {
   return bytes
 }
 
-const entryBytes = (key: string, text: string) => Buffer.byteLength(key) + Buffer.byteLength(text)
+/** One key's share of {@link dataBytes}: the UTF-8 bytes of the key and of its JSON text. */
+export const entryBytes = (key: string, text: string) => Buffer.byteLength(key) + Buffer.byteLength(text)
 
 /**
  * `data` with `patch` applied, as a new null-prototype object (`unset` first, then `set`, as every backend does: a

@@ -269,6 +269,6 @@ export function statements({ sessions, tokens, counters }: Tables) {
 
 // The text decides the name, so stores on other tables (or another version of this file) never collide on one
 // connection, and stores on the same tables share their statements. 48 bits of hash are plenty for a few dozen texts.
-function nameOf(what: string, text: string): string {
+export function nameOf(what: string, text: string): string {
   return `coatcheck_${what}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`
 }

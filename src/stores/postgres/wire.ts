@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { PostgresQueryable } from './index.ts'
-import type { Statement } from './sql.ts'
+import { nameOf, type Statement } from './sql.ts'
 
 /** What every statement of the store resolves to: its rows as arrays, in the order of the SELECT or RETURNING list. */
 export interface Rows {
@@ -143,7 +142,7 @@ function toText(value: unknown): string | null {
 
 const PROBE_TEXT = 'SELECT $1::text'
 const probe: Statement = Object.freeze({
-  name: `coatcheck_probe_${createHash('sha256').update(PROBE_TEXT).digest('hex').slice(0, 12)}`,
+  name: nameOf('probe', PROBE_TEXT),
   text: PROBE_TEXT,
 })
 

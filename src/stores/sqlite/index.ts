@@ -1,7 +1,7 @@
 import { setImmediate as turn } from 'node:timers/promises'
 import { invalidOption } from '../../errors.ts'
 import { identifierOption, intOption, knownKeys, MAX_TIMER_DELAY } from '../../validate.ts'
-import { parseData, SessionDecoder, type SessionTuple } from '../decoded.ts'
+import { SessionDecoder, type SessionTuple } from '../decoded.ts'
 import { withPeek } from '../peek.ts'
 import { pruneLoop } from '../prune.ts'
 import { patchedData } from '../size.ts'
@@ -126,7 +126,8 @@ export function sqliteStore(options: SqliteStoreOptions): CoatcheckStore & { clo
         if (row === undefined) return false
         let [data, , meta, , lastSeenAt, expiresAt] = row
         if (patch.set || patch.unset) {
-          data = JSON.stringify(patchedData(parseData(data), patch))
+          // The decoding of the read this request just made, not a second parse of the same text.
+          data = JSON.stringify(patchedData(decoder.record(key, row).data, patch))
         }
         if (patch.meta) meta = JSON.stringify(patch.meta)
         lastSeenAt = patch.lastSeenAt ?? lastSeenAt
