@@ -70,7 +70,13 @@ export class Cookie {
 
   set maxAge(ms: number | Date | null | undefined) {
     if (ms && typeof ms !== 'number' && !(ms instanceof Date)) throw new TypeError('maxAge must be a number or Date')
-    this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : ms
+    if (typeof ms !== 'number') {
+      this.expires = ms
+      return
+    }
+    // One reading of the clock: originalMaxAge is the ms given, not expires − a later now (1 ms short at a tick).
+    this._expires = new Date(Date.now() + ms)
+    this.originalMaxAge = ms
   }
 
   /** The attributes as stores keep them. */

@@ -91,6 +91,23 @@ describe('Store, MemoryStore, Cookie, Session exports', () => {
     assert.throws(() => new Cookie({ maxAge: 'x' as never }), /maxAge must be a number or Date/)
   })
 
+  it('Cookie: setting maxAge makes originalMaxAge exactly that, even when the clock ticks meanwhile', () => {
+    const realNow = Date.now
+    let now = 1_000_000
+    Date.now = () => now++ // every reading of the clock is 1 ms later than the one before
+    try {
+      const cookie = new Cookie({ maxAge: 60_000 })
+      assert.equal(cookie.originalMaxAge, 60_000)
+      assert.equal(cookie.expires?.valueOf(), 1_000_000 + 60_000)
+      cookie.maxAge = 5_000
+      assert.equal(cookie.originalMaxAge, 5_000)
+      cookie.expires = new Date(now + 10_000) // a date keeps express-session's rule: the time left, by the clock
+      assert.equal(cookie.originalMaxAge, 10_000)
+    } finally {
+      Date.now = realNow
+    }
+  })
+
   it('an ES5 store plugs into the drop-in face; sessions round-trip with their cookie', async () => {
     const store = new (Es5Store as unknown as new () => FileLikeStore)()
     const app = express()

@@ -9,7 +9,11 @@ import { safeNext, signedIn, throttle } from './guards.ts'
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '')
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-const tooMany = (retryAfter: number) => `Too many attempts. Try again ${fromNow(Date.now() + retryAfter * 1000)}.`
+/** The 429 message; one reading of the clock, so 60 seconds reads "in 1 minute", never "in 60 seconds". */
+function tooMany(retryAfter: number): string {
+  const now = Date.now()
+  return `Too many attempts. Try again ${fromNow(now + retryAfter * 1000, now)}.`
+}
 
 /** Checks a new password; the message to show, or undefined when it will do. */
 export function passwordProblem(password: string): string | undefined {
