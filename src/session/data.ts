@@ -81,10 +81,15 @@ export class SessionDataTracker implements ProxyHandler<Record<string, unknown>>
    * A tracker for a new session that starts with `values` (all of them to be written). `carriedBytes` is the stored
    * size of the session they were carried from (a login or a kept regenerate): until the first write, the new
    * record counts as replacing that much, so a session stored under a larger bound may move to its new ID as it is.
+   * The keys are not checked again: each was set through a tracker (checked then) or read from a stored record, and
+   * one the store holds is carried as it is (an express-session key over 128 characters, moved by upgradeSessions).
    */
   static withValues(values: Record<string, unknown>, reserved: Reserved, carriedBytes = 0): SessionDataTracker {
     const tracker = new SessionDataTracker({}, reserved)
-    for (const key of Object.keys(values)) tracker.proxy[key] = values[key]
+    for (const key of Object.keys(values)) {
+      tracker.values[key] = values[key]
+      tracker.markDirty(key)
+    }
     tracker.carriedBytes = carriedBytes
     return tracker
   }

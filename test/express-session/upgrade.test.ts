@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test'
 import express from 'express'
 import real from 'express-session'
 import { upgradeSessions } from '../../src/express-session/index.ts'
-import { CoatcheckError, memoryStore, session } from '../../src/index.ts'
+import { CoatcheckError, logIn, memoryStore, session } from '../../src/index.ts'
 import type { SessionOptions } from '../../src/session/options.ts'
 import type { Running } from '../support/http.ts'
 import { Client, SECRET, serve } from './support.ts'
@@ -48,6 +48,49 @@ describe('upgradeSessions', () => {
       outcomes.push(JSON.parse((await browser.get('/me')).body).userId)
     }
     assert.deepEqual(outcomes, [null, null, null, 'u-1', '7'])
+  })
+
+  it('a data key longer than modern mode lets an app set is carried over, and through the first logIn', async () => {
+    // express-session allows any key; modern mode refuses to *set* one over 128 characters, but one the store already
+    // holds is carried as it is (it used to make logIn fail with a 500 INVALID_KEY).
+    const long = `k${'e'.repeat(199)}`
+    const legacy = new real.MemoryStore()
+    const old = express()
+    old.use(real({ secret: SECRET, store: legacy, resave: false, saveUninitialized: false }))
+    old.post('/set', (req, res) => {
+      ;(req.session as unknown as Record<string, unknown>)[long] = 'kept'
+      res.json({ ok: true })
+    })
+    const oldServer = await serve(old)
+    running.push(oldServer)
+
+    const store = memoryStore()
+    const options: SessionOptions = { secret: MODERN_SECRET, store }
+    const modern = express()
+    modern.use(upgradeSessions({ session: options, store: legacy, secret: SECRET }))
+    modern.use(session(options))
+    modern.post('/login', async (req, res, next) => {
+      try {
+        await logIn(req, 'u-9')
+        res.json({ value: req.session[long] })
+      } catch (error) {
+        next(error)
+      }
+    })
+    modern.get('/me', (req, res) => res.json({ userId: req.session.userId, value: req.session[long] }))
+    modern.use((error: { code?: string }, _req: unknown, res: express.Response, _next: unknown) => {
+      res.status(500).json({ code: error.code })
+    })
+    const modernServer = await serve(modern)
+    running.push(modernServer)
+
+    const browser = new Client(oldServer.url)
+    await browser.request('/set', { method: 'POST' })
+    browser.moveTo(modernServer.url)
+    const login = await browser.request('/login', { method: 'POST' })
+    assert.equal(login.status, 200, login.body)
+    assert.deepEqual(JSON.parse(login.body), { value: 'kept' })
+    assert.deepEqual(JSON.parse((await browser.get('/me')).body), { userId: 'u-9', value: 'kept' })
   })
 
   it('rejects an unknown option, naming the nearest one', () => {
