@@ -86,7 +86,7 @@ describe('legacy adapter', () => {
     const store = new Recording()
     const adapter = legacyStore(asLegacy(store))
     const now = Date.now()
-    await adapter.create('k', record({ expiresAt: now + 30 * DAY }))
+    await adapter.create('k', record({ lastSeenAt: now, expiresAt: now + 30 * DAY }))
     const cookie = store.handed[0]!.cookie!
     // memorystore and better-sqlite3-session-store set their TTL from it: a 30-day session must live 30 days.
     assert.ok(Math.abs((cookie.maxAge as number) - 30 * DAY) < 1_000, `maxAge ${cookie.maxAge}`)
