@@ -106,8 +106,12 @@ export function createApp(o: AppOptions): Express {
     }),
   )
   app.use(rememberMe())
-  app.use(csrf())
+  // Before csrf(), so that its 403 page shows who is signed in (req.csrfToken is only called when a page renders).
   app.use(visitors(o.users))
+  // A refused request goes to the error handler below: the app's own 403 page (or JSON under /api).
+  app.use(
+    csrf({ onRejected: (_req, _res, next) => next(Object.assign(new Error('CSRF check failed'), { status: 403 })) }),
+  )
 
   app.use('/api', apiRoutes(o.users))
   app.get('/', (_req, res) => sendPage(res, 200, homePage(visitorOf(res))))
@@ -121,7 +125,14 @@ export function createApp(o: AppOptions): Express {
     if (status >= 500) log(`request failed: ${req.method} ${req.path}: ${(error as Error)?.stack ?? error}`)
     if (res.headersSent) return
     if (req.path.startsWith('/api/')) {
-      const message = status === 503 ? 'Service unavailable' : status >= 500 ? 'Internal error' : 'Bad request'
+      const message =
+        status === 503
+          ? 'Service unavailable'
+          : status >= 500
+            ? 'Internal error'
+            : status === 403
+              ? 'Forbidden'
+              : 'Bad request'
       res.status(status).set('Cache-Control', 'no-store').json({ error: message })
       return
     }

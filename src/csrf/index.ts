@@ -30,8 +30,8 @@ type CsrfRequest = IncomingMessage & { [DECIDED]?: true; csrfToken?: () => strin
  * GET, HEAD, OPTIONS and TRACE always pass. Any other method passes when `Sec-Fetch-Site` says `same-origin` or
  * `none` (`same-site` with `allowSameSite`); without that header when `Origin` is the app's own origin (or one of
  * `origins`); and when neither header is sent (a script, an old browser) when it carries a valid token from
- * `req.csrfToken()`. Anything else gets a generic 403 with `Cache-Control: no-store` and a `csrf-rejected` event
- * naming the reason; with `reportOnly` it gets the event and goes through. Responses to decided requests carry
+ * `req.csrfToken()`. Anything else gets a 403 with `Cache-Control: no-store` (a generic page, or the app's own from
+ * `onRejected`) and a `csrf-rejected` event naming the reason; with `reportOnly` it gets the event and goes through. Responses to decided requests carry
  * `Vary: Sec-Fetch-Site` (and `Origin` when it was read).
  *
  * The token is a masked copy of one random secret per session, kept on the server (in modern mode in the session's
@@ -85,7 +85,7 @@ export function csrf(options?: CsrfOptions): Middleware {
     if (outcome === 'pass') return next()
     keeper.emit({ type: 'csrf-rejected', reason: outcome, ...(o.reportOnly && { reportOnly: true }) })
     if (o.reportOnly) return next()
-    refuse(req, res)
+    refuse(req, res, next, o.onRejected)
   }
 }
 

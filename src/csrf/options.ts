@@ -4,6 +4,7 @@ import { invalidOption } from '../errors.ts'
 import type { OnEvent } from '../events.ts'
 import { boolOption, fnOption, intOption, knownKeys } from '../validate.ts'
 import { originOf, type Rules, type TrustedOrigin } from './decide.ts'
+import type { OnRejected } from './reply.ts'
 
 /** Options of `csrf()`. Validated once, at start-up: a bad one throws `INVALID_OPTION`, naming it. */
 export interface CsrfOptions {
@@ -40,6 +41,13 @@ export interface CsrfOptions {
    */
   reportOnly?: boolean
   /**
+   * Answers a refused request instead of the default generic 403 page: your own page in your layout, say, or
+   * `next(error)` to hand it to your error handler. The status is already 403 and `Cache-Control: no-store` set; the
+   * reason is not passed (it is in the `csrf-rejected` event), so a page cannot tell a probe why by mistake. A throw
+   * (or a rejected promise) goes to `next`. A function. Default: `403` with a generic HTML or JSON body (by `Accept`).
+   */
+  onRejected?: OnRejected
+  /**
    * Called for every `csrf-rejected` event. In modern mode the session middleware's `onEvent` and the
    * `coatcheck:csrf-rejected` diagnostics channel get the event too; in drop-in mode the channel does. Default none.
    */
@@ -56,10 +64,11 @@ export interface ResolvedCsrfOptions extends Rules {
   /** Undefined: the default lookup (`_csrf` body field, then `x-csrf-token`). */
   readonly value: ((req: IncomingMessage) => unknown) | undefined
   readonly reportOnly: boolean
+  readonly onRejected: OnRejected | undefined
   readonly onEvent: OnEvent | undefined
 }
 
-const KNOWN = ['allowSameSite', 'origins', 'trustProxy', 'value', 'reportOnly', 'onEvent']
+const KNOWN = ['allowSameSite', 'origins', 'trustProxy', 'value', 'reportOnly', 'onRejected', 'onEvent']
 // Options an app brings from csurf, and what to do instead.
 const HINTS = {
   cookie:
@@ -81,6 +90,7 @@ export function resolveCsrfOptions(options: CsrfOptions | undefined): ResolvedCs
     trust: resolveTrust(o.trustProxy),
     value: fnOption<(req: IncomingMessage) => unknown>('value', o.value),
     reportOnly: boolOption('reportOnly', o.reportOnly, false),
+    onRejected: fnOption<OnRejected>('onRejected', o.onRejected),
     onEvent: fnOption<OnEvent>('onEvent', o.onEvent),
   })
 }

@@ -7,15 +7,38 @@ const HTML =
 const JSON_BODY = '{"error":"Forbidden","message":"This request could not be verified."}\n'
 
 /**
- * Answers 403 with a generic body: JSON when the client prefers it (`Accept`), HTML otherwise. It never says why,
- * so a probe learns nothing; the `csrf-rejected` event carries the reason. `no-store`: a refusal is never cached.
+ * The app's answer to a refused request (the `onRejected` option). A method type, so a function taking Express's
+ * `Request` and `Response` fits it too.
  */
-export function refuse(req: IncomingMessage, res: ServerResponse): void {
+export type OnRejected = {
+  onRejected(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): unknown
+}['onRejected']
+
+/**
+ * Answers 403, `no-store` (a refusal is never cached): through the app's `onRejected` when it has one (a throw or a
+ * rejected promise goes to `next`), else with a generic body, JSON when the client prefers it (`Accept`), HTML
+ * otherwise. Neither is told why, so a probe learns nothing; the `csrf-rejected` event carries the reason.
+ */
+export function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+  onRejected: OnRejected | undefined,
+): void {
+  res.statusCode = 403
+  res.setHeader('Cache-Control', 'no-store')
+  if (onRejected) {
+    try {
+      const answered = onRejected(req, res, next)
+      if (isThenable(answered)) answered.then(undefined, next)
+    } catch (error) {
+      next(error)
+    }
+    return
+  }
   const json = prefersJson(req.headers.accept)
   const body = json ? JSON_BODY : HTML
-  res.statusCode = 403
   appendVary(res, ['Accept'])
-  res.setHeader('Cache-Control', 'no-store')
   res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8')
   res.setHeader('Content-Length', Buffer.byteLength(body))
   res.setHeader('X-Content-Type-Options', 'nosniff')
@@ -50,4 +73,8 @@ export function prefersJson(accept: string | undefined): boolean {
     else if (type === 'application/json' || type.endsWith('+json')) json = Math.max(json, q)
   }
   return json > 0 && json > html
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
 }

@@ -27,6 +27,7 @@ describe('csrf() options', () => {
       trustProxy: 1,
       value: (req) => req.headers['x-my-token'],
       reportOnly: true,
+      onRejected: (_req, res) => res.end('no'),
       onEvent: () => {},
     }
     assert.equal(typeof csrf(all), 'function')
@@ -53,6 +54,7 @@ describe('csrf() options', () => {
     rejects({ trustProxy: -1 }, /`trustProxy` must be an integer ≥ 0/)
     rejects({ value: '_token' }, /`value` must be a function/)
     rejects({ onEvent: 'log' }, /`onEvent` must be a function/)
+    rejects({ onRejected: '/403.html' }, /`onRejected` must be a function/)
   })
 
   it('without a session middleware before it, requests fail with NO_SESSION_MIDDLEWARE through next(err)', async () => {
@@ -88,6 +90,60 @@ describe('csrf() options', () => {
       const token = (await browser.get('/token')).body
       assert.equal((await browser.request('/', { method: 'POST', headers: { 'x-my-token': token } })).status, 200)
       assert.equal((await browser.request('/', { method: 'POST', headers: { 'x-csrf-token': token } })).status, 403)
+    } finally {
+      await running.close()
+    }
+  })
+
+  it('onRejected answers a refused request instead of the default page; throws and rejections go to next', async () => {
+    const events: string[] = []
+    const app = express()
+    app.set('env', 'test')
+    app.use(session({ secret: SECRET, store: memoryStore(), onEvent: (e) => events.push(e.type) }))
+    const changed: string[] = []
+    const hook = (mode: string) =>
+      csrf({
+        onRejected(req: express.Request, res: express.Response, next: express.NextFunction) {
+          if (mode === 'throw') throw new Error('hook threw')
+          if (mode === 'reject') return Promise.reject(new Error('hook rejected'))
+          if (mode === 'next') return next(Object.assign(new Error('forbidden'), { status: 418 }))
+          // Status and Cache-Control are set already; the reason is not passed (it is in the event).
+          res.type('html').send(`<h1>Custom ${res.statusCode} ${res.getHeader('cache-control')} ${req.method}</h1>`)
+        },
+      })
+    for (const mode of ['page', 'throw', 'reject', 'next']) {
+      app.post(`/${mode}`, hook(mode), (req, res) => {
+        changed.push(req.path)
+        res.send('changed')
+      })
+    }
+    app.use((error: Error & { status?: number }, _req: unknown, res: express.Response, _next: unknown) => {
+      res.status(error.status ?? 500).send(`handler: ${error.message}`)
+    })
+    const running = await listen(app)
+    try {
+      const browser = new Browser(running.url)
+      const crossSite = (path: string) =>
+        browser.request(path, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } })
+      const page = await crossSite('/page')
+      assert.equal(page.status, 403)
+      assert.equal(page.body, '<h1>Custom 403 no-store POST</h1>')
+      assert.doesNotMatch(page.headers.get('vary') ?? '', /accept/i, 'the default body varies on Accept; this one not')
+      assert.deepEqual(
+        [await crossSite('/throw'), await crossSite('/reject'), await crossSite('/next')].map((r) => [
+          r.status,
+          r.body,
+        ]),
+        [
+          [500, 'handler: hook threw'],
+          [500, 'handler: hook rejected'],
+          [418, 'handler: forbidden'],
+        ],
+      )
+      assert.deepEqual(changed, [], 'a refused request never reaches the route')
+      assert.deepEqual(events, Array(4).fill('csrf-rejected'))
+      const passed = await browser.request('/page', { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } })
+      assert.equal(passed.body, 'changed', 'onRejected is not called for a request that passes')
     } finally {
       await running.close()
     }

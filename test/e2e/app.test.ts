@@ -179,6 +179,33 @@ describe('the reference app: the JSON API and the users table (SQLite)', () => {
   })
 })
 
+describe('the reference app: a form that fails the CSRF check', () => {
+  let app: RunningApp
+  before(async () => {
+    app = await startApp()
+  })
+  after(() => app?.stop())
+
+  it('gets the app’s own 403 page (csrf onRejected), showing who is signed in, and changes nothing', async () => {
+    const client = new Browser(app.url)
+    assert.equal((await register(client, 'grace@example.com')).status, 303)
+    // A client without Fetch Metadata or Origin, posting a token of another session: csrf() refuses it.
+    const other = new Browser(app.url)
+    const stale = /name="_csrf" value="([^"]+)"/.exec((await other.get('/login')).body)![1]!
+    const refused = await client.request('/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: stale }).toString(),
+    })
+    assert.equal(refused.status, 403)
+    assert.equal(refused.headers.get('cache-control'), 'no-store')
+    assert.match(refused.body, /<h1>Request refused<\/h1>/)
+    assert.match(refused.body, /Sign out<\/button>/, 'the page knows the visitor is signed in')
+    assert.equal((await client.get('/dashboard')).status, 200, 'still signed in: the logout did not happen')
+    assert.match(app.output(), /csrf-rejected \(token-invalid\)/)
+  })
+})
+
 describe('the reference app on PostgreSQL', () => {
   let server: RunningPostgres
   before(async () => {

@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { type RunningApp, startApp } from './support/app.ts'
 import { type Attacker, startAttacker } from './support/attacker.ts'
-import { type Device, flash, heading, land, launchChromium, newDevice, SAFARI_ON_IOS } from './support/browser.ts'
+import {
+  type Device,
+  flash,
+  heading,
+  land,
+  launchChromium,
+  newDevice,
+  SAFARI_ON_IOS,
+  shoot,
+} from './support/browser.ts'
 
 const EMAIL = 'margaret@example.com'
 const PASSWORD = 'the code that flew to the moon'
@@ -58,7 +67,12 @@ describe('in Chromium: a cross-site attacker changes nothing', () => {
       victim.page.goto(`${attacker.url}/form?action=${encodeURIComponent(target)}`),
     ])
     assert.equal(answer.status(), 403)
-    assert.match(await answer.text(), /Forbidden/)
+    assert.equal(answer.headers()['cache-control'], 'no-store')
+    // The app's own page (csrf({ onRejected }) hands the refusal to its error handler), in its layout.
+    await victim.page.waitForURL(target)
+    assert.equal(await heading(victim.page), 'Request refused')
+    assert.match(await victim.page.locator('main').innerText(), /nothing was changed/)
+    await shoot(victim.page, 'csrf-refused')
     assert.equal(rejections(app), 1, 'it reached the app, and csrf() refused it as cross-site')
     await nothingChanged()
   })

@@ -38,13 +38,17 @@ export function notFoundPage(visitor: Visitor) {
 
 const FAILURES = {
   400: ['Bad request', 'The app could not understand this request.'],
+  403: [
+    'Request refused',
+    'This request could not be verified, so nothing was changed. Reload the page and try again.',
+  ],
   503: ['Service unavailable', 'The app cannot reach its session store right now. Please try again in a moment.'],
   500: ['Something went wrong', 'The request failed. Please try again in a moment.'],
 } as const
 
-/** A failed request: 503 when the session store is unreachable. Nothing internal is shown. */
+/** A failed request: 503 when the session store is unreachable, 403 when csrf() refused it. Nothing internal is shown. */
 export function errorPage(visitor: Visitor, status: number) {
-  const [title, text] = FAILURES[status === 503 ? 503 : status >= 500 ? 500 : 400]
+  const [title, text] = FAILURES[status === 503 || status === 403 ? status : status >= 500 ? 500 : 400]
   return layout(
     visitor,
     title,
