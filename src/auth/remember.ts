@@ -210,6 +210,9 @@ async function restore(context: SessionContext, req: IncomingMessage, settings: 
   // The validator rotates only once the session is stored (in the commit): a response that fails never leaves the
   // browser holding a validator the store no longer accepts.
   context.afterWrite(async () => {
+    // A logIn, logOut or regenerate on this request replaced the restored session (a sign-in form posted after the
+    // session expired, say): the token is no longer this session's, and what became of it was decided there.
+    if (context.meta.rememberId !== token.id) return undefined
     const rotated = { id: token.id, validator: newRememberToken().validator }
     const next = {
       hash: digest(rotated.validator),

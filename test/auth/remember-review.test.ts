@@ -84,6 +84,31 @@ describe('remember-me review: revocation, failed commits, logout everywhere', ()
     assert.ok(!events.some((e) => e.type === 'remember-theft'))
   })
 
+  it('a password login on the request that restored the session is kept (the restore does not undo it later)', async () => {
+    // The sign-in form posted after the session expired: rememberMe() restores Ada, then the handler's logIn replaces
+    // that session (forgetting its token). The restore's work after the write must leave the new login alone.
+    const [, BOB] = USERS as [(typeof USERS)[0], (typeof USERS)[0]]
+    for (const [who, remember] of [
+      [ADA, true],
+      [ADA, false],
+      [BOB, true],
+      [BOB, false],
+    ] as const) {
+      const browser = await restarted()
+      const old = selectorOf(browser)
+      const reply = await login(browser, who.email, who.password, { remember })
+      const label = `${who.email} remember=${remember}`
+      assert.equal(reply.status, 200, label)
+      assert.deepEqual(cookieNames(reply).sort(), remember ? ['remember', 'sid'] : ['remember(expired)', 'sid'], label)
+      const me = await browser.get('/me')
+      assert.equal(me.status, 200, label)
+      assert.equal(JSON.parse(me.body).userId, who.id, label)
+      assert.equal(await once.store.tokens!.get(old), undefined, `${label}: the restored device's token is gone`)
+      if (remember)
+        assert.ok(await once.store.tokens!.get(selectorOf(browser)), `${label}: the new token is the cookie's`)
+    }
+  })
+
   it('logOut({ everywhere: true }) expires this device’s remember cookie', async () => {
     const browser = app.browser()
     assert.equal((await login(browser, ADA.email, ADA.password, { remember: true })).status, 200)
