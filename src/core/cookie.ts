@@ -14,6 +14,12 @@ export interface CookieAttributes {
 const MAX_VALUE_LENGTH = 1024
 
 /**
+ * The most signed session cookies one request may make us look up (both faces): a browser sends a few at most (other
+ * paths, a parent domain), and a header repeating stale ones must not cost a store call per copy.
+ */
+export const MAX_SESSION_COOKIES = 3
+
+/**
  * Every value of cookie `name` in a Cookie header, in header order, as sent (unquoted, not yet URI-decoded). Empty,
  * oversized and malformed values are skipped, never thrown.
  */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { cookieValues, serializeCookie } from '../core/cookie.ts'
+import { cookieValues, MAX_SESSION_COOKIES, serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
 import { warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
@@ -59,23 +59,36 @@ export class DropInContext implements SessionController {
   load(): Promise<void> | undefined {
     const req = this.#req
     req.sessionStore = this.#o.given
-    let id: string | undefined
+    // Every signed ID (a few at most) is tried in order, so a stale cookie (another path, a planted one) does not
+    // shadow a live one; express-session reads only the first cookie.
+    const ids: string[] = []
     for (const value of cookieValues(req.headers.cookie, this.#o.name)) {
-      id = unsign(value, this.#secrets)
-      if (id !== undefined) break
+      const id = unsign(value, this.#secrets)
+      if (id === undefined || ids.includes(id)) continue
+      if (ids.length >= MAX_SESSION_COOKIES) break
+      ids.push(id)
     }
-    this.#cookieId = req.sessionID = id
-    if (id === undefined) {
+    this.#cookieId = req.sessionID = ids[0]
+    if (ids.length === 0) {
       this.#generate()
       return undefined
     }
-    return this.#call(() => this.#o.store.get(id)).then((record) => {
-      if (record === undefined) return this.#generate()
+    return this.#loadFirstLive(ids)
+  }
+
+  async #loadFirstLive(ids: string[]): Promise<void> {
+    const req = this.#req
+    for (const id of ids) {
+      const record = await this.#call(() => this.#o.store.get(id))
+      if (record === undefined) continue
+      this.#cookieId = req.sessionID = id
       this.#adopt(id, record)
       this.#originalId = id
       this.#originalHash = hash(req.session!)
       if (!this.#o.resave) this.#savedHash = this.#originalHash
-    })
+      return
+    }
+    this.#generate()
   }
 
   /** Decides and performs the end-of-request write; returns the Set-Cookie value, if one is due. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { rawCookieValues, serializeCookie } from '../core/cookie.ts'
+import { MAX_SESSION_COOKIES, rawCookieValues, serializeCookie } from '../core/cookie.ts'
 import { isSecure, warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
 import { hashedKey, newToken, shortId, sign, type Verified } from '../core/token.ts'
@@ -12,12 +12,6 @@ import { checkLimits } from './limits.ts'
 import type { ResolvedOptions } from './options.ts'
 import { type Carried, cookieMaxAge, type Deadlines, expiryOf, newRecord, slidDeadline, touchDue } from './record.ts'
 import type { Callback, RegenerateOptions } from './types.ts'
-
-/**
- * The most signed session cookies one request may make us look up: a browser sends a few at most (other paths, a
- * parent domain), and a header repeating a stale one must not cost a store call per copy.
- */
-const MAX_CANDIDATES = 3
 
 /** Options of {@link SessionContext.rotate}. */
 export interface RotateOptions {
@@ -223,12 +217,18 @@ export class SessionContext {
    */
   load(): Promise<void> | undefined {
     let verified: Verified[] | undefined
+    // False when more distinct verified cookies came than are tried: then none is expired, even if all tried were stale
+    // (three planted stale ones must not make the response delete the valid fourth).
+    let everyOne = true
     for (const value of rawCookieValues(this.#req.headers.cookie, this.cookieName)) {
       const found = this.#o.cookies.verify(value)
       if (found === undefined) continue
       if (verified === undefined) verified = [found]
-      else if (verified.length >= MAX_CANDIDATES) break
-      else if (!verified.some((v) => v.key === found.key)) verified.push(found)
+      else if (verified.some((v) => v.key === found.key)) continue
+      else if (verified.length >= MAX_SESSION_COOKIES) {
+        everyOne = false
+        break
+      } else verified.push(found)
     }
     if (verified === undefined) {
       this.#startNew({})
@@ -236,9 +236,9 @@ export class SessionContext {
     }
     let loaded: Promise<void>
     const peek = peekSession(this.#o.store)
-    if (peek === undefined) loaded = this.#load(verified)
+    if (peek === undefined) loaded = this.#load(verified, everyOne)
     else {
-      const failed = this.#loadNow(verified, peek)
+      const failed = this.#loadNow(verified, everyOne, peek)
       if (failed === undefined) return undefined
       // A store that threw at once is reported as every failed call is (503, `store-error`), without reading again:
       // a locked SQLite file would block the thread a second time.
@@ -307,10 +307,10 @@ export class SessionContext {
   /**
    * Adopts the first verified cookie whose record is live. Several cookies of one name reach us when a browser holds
    * them for different paths or a sibling subdomain planted one: a stale one must not shadow the valid one, and the
-   * cookie is expired only when every one of them proved stale.
+   * cookie is expired only when every one of them proved stale (`everyOne`: no verified cookie was left untried).
    */
-  async #load(verified: Verified[]): Promise<void> {
-    this.#presented = true
+  async #load(verified: Verified[], everyOne: boolean): Promise<void> {
+    this.#presented = everyOne
     for (const { token, key } of verified) {
       const record = await this.call(() => this.#o.store.get(key))
       if (record !== undefined && this.#tryAdopt(token, key, record)) return
@@ -322,8 +322,8 @@ export class SessionContext {
    * `#load` for a store that answers in this tick (memory, SQLite): no promise, no watchdog, `next()` in the same
    * turn. Undefined when loaded; what the store threw otherwise, for `load()` to report.
    */
-  #loadNow(verified: Verified[], peek: SessionPeek): { error: unknown } | undefined {
-    this.#presented = true
+  #loadNow(verified: Verified[], everyOne: boolean, peek: SessionPeek): { error: unknown } | undefined {
+    this.#presented = everyOne
     for (const { token, key } of verified) {
       let record: SessionRecord | undefined
       try {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import express from 'express'
 import real from 'express-session'
 import session, { type ExpressSessionOptions } from '../../src/express-session/index.ts'
+import { send } from '../support/http.ts'
 import { Client, SECRET, serve, sessionIdOf, shape } from './support.ts'
 
 type Options = ExpressSessionOptions & Record<string, unknown>
@@ -142,6 +143,39 @@ describe('drop-in face: same responses and cookies as express-session', () => {
     const reply = await client.moveTo(rotated.url).get('/inc')
     await rotated.close()
     assert.equal(JSON.parse(reply.body).n, 2)
+  })
+
+  it('a stale signed cookie before the live one does not shadow it (difference 7); at most three are looked up', async () => {
+    const store = new session.MemoryStore()
+    const running = await serve(
+      app(session as never, { secret: SECRET, store, resave: false, saveUninitialized: false }),
+    )
+    const cookieOf = async () => {
+      const client = new Client(running.url)
+      await client.get('/inc')
+      return client.jar.get('connect.sid')!
+    }
+    const stale = [await cookieOf(), await cookieOf(), await cookieOf()]
+    for (const value of stale) delete store.sessions[sessionIdOf(value)]
+    const live = await cookieOf()
+    const gets: string[] = []
+    const get = store.get.bind(store)
+    store.get = (sid, callback) => {
+      gets.push(sid)
+      get(sid, callback)
+    }
+    const header = (values: string[]) => ({ cookie: values.map((v) => `connect.sid=${v}`).join('; ') })
+    try {
+      const reply = await send(`${running.url}/inc`, header([stale[0]!, stale[1]!, live]))
+      assert.equal(JSON.parse(reply.body).n, 2, 'the live session was found behind two stale ones')
+      assert.deepEqual(reply.setCookies, [], 'rolling is off and nothing new was made: no cookie')
+      gets.length = 0
+      const many = await send(`${running.url}/read`, header([...stale, stale[0]!, live]))
+      assert.equal(JSON.parse(many.body).n, null, 'the fourth distinct one is not looked up')
+      assert.equal(gets.length, 3, 'three distinct IDs, each read once')
+    } finally {
+      await running.close()
+    }
   })
 
   it('option errors are express-session’s', () => {

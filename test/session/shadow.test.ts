@@ -42,6 +42,29 @@ describe('several cookies of the session name', () => {
     assert.match(reply.setCookies[0] ?? '', /^sid=; Path=\/; Max-Age=0/)
   })
 
+  it('more verified cookies than are tried (three stale planted before the valid one): none is expired', async () => {
+    const stale: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const gone = app.browser()
+      await gone.post('/session', { value: `stale ${i}` })
+      stale.push(gone.jar.get('sid')!)
+      await gone.post('/destroy')
+    }
+    const valid = await stored(4)
+    app.spy.reset()
+    const cookie = [...stale, valid].map((value) => `sid=${value}`).join('; ')
+    const reply = await send(`${app.url}/session`, { cookie })
+    assert.equal(reply.status, 200)
+    assert.equal(app.spy.count('get'), 3, 'at most three are read from the store')
+    assert.deepEqual(reply.setCookies, [], 'the untried fourth may be the valid one: a deletion would end it')
+    assert.equal(JSON.parse((await send(`${app.url}/session`, { cookie: `sid=${valid}` })).body).data.value, 4)
+    // Three stale ones and the same one again (one key twice) are three distinct cookies: all tried, then expired.
+    const twice = await send(`${app.url}/session`, {
+      cookie: `sid=${stale[0]}; ${[...stale].map((v) => `sid=${v}`).join('; ')}`,
+    })
+    assert.match(twice.setCookies[0] ?? '', /^sid=; Path=\/; Max-Age=0/)
+  })
+
   it('a forged cookie beside a valid one is skipped without a store call, and never expired', async () => {
     const valid = await stored(3)
     app.spy.reset()
