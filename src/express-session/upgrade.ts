@@ -79,7 +79,12 @@ export function upgradeSessions(
     const token = newToken()
     const key = hashedKey(token)
     if (!(await call(() => o.store.create(key, record)))) return
-    await call(() => old.destroy(id))
+    // Two requests with one old cookie both read it: only the one whose delete found it live moves it, so one old
+    // session becomes one modern session (a logout with it then ends the user's only one). The other undoes its copy.
+    if (!(await call(() => old.destroy(id)))) {
+      await call(() => o.store.destroy(key))
+      return
+    }
     o.emit({ type: 'regenerated', sid: shortId(key), previousSid: shortId(id) })
 
     const signed = sign(token, o.secrets[0]!)

@@ -5,7 +5,7 @@ import real from 'express-session'
 import { upgradeSessions } from '../../src/express-session/index.ts'
 import { CoatcheckError, logIn, memoryStore, session } from '../../src/index.ts'
 import type { SessionOptions } from '../../src/session/options.ts'
-import type { Running } from '../support/http.ts'
+import { type Running, send } from '../support/http.ts'
 import { Client, SECRET, serve } from './support.ts'
 
 const MODERN_SECRET = 'a-modern-secret-of-at-least-32-characters'
@@ -91,6 +91,49 @@ describe('upgradeSessions', () => {
     assert.equal(login.status, 200, login.body)
     assert.deepEqual(JSON.parse(login.body), { value: 'kept' })
     assert.deepEqual(JSON.parse((await browser.get('/me')).body), { userId: 'u-9', value: 'kept' })
+  })
+
+  it('two concurrent requests with one old cookie make one modern session, not two', async () => {
+    const legacy = new real.MemoryStore()
+    // A store with some latency, so both requests read the old session before either deletes it.
+    const slow =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A) =>
+        setTimeout(() => fn(...args), 30)
+    const get = legacy.get.bind(legacy)
+    const destroy = legacy.destroy.bind(legacy)
+    legacy.get = slow(get)
+    legacy.destroy = slow(destroy)
+    const old = express()
+    old.use(real({ secret: SECRET, store: legacy, resave: false, saveUninitialized: false }))
+    old.post('/set', (req, res) => {
+      ;(req.session as unknown as Record<string, unknown>).userId = 'u-2'
+      res.json({ ok: true })
+    })
+    const oldServer = await serve(old)
+    running.push(oldServer)
+
+    const store = memoryStore()
+    const options: SessionOptions = { secret: MODERN_SECRET, store }
+    const modern = express()
+    modern.use(upgradeSessions({ session: options, store: legacy, secret: SECRET }))
+    modern.use(session(options))
+    modern.get('/me', (req, res) => res.json({ userId: req.session.userId }))
+    const modernServer = await serve(modern)
+    running.push(modernServer)
+
+    const browser = new Client(oldServer.url)
+    await browser.request('/set', { method: 'POST' })
+    browser.moveTo(modernServer.url)
+    const oldCookie = browser.jar.get('connect.sid')!
+    const replies = await Promise.all(
+      [0, 1].map(() => send(`${modernServer.url}/me`, { cookie: `connect.sid=${oldCookie}` })),
+    )
+    const users = replies.map((r) => JSON.parse(r.body).userId)
+    assert.deepEqual(users.sort(), [null, 'u-2'], 'one request moved it; the other is anonymous')
+    const withCookie = replies.filter((r) => r.setCookies.some((c) => c.startsWith('sid=s')))
+    assert.equal(withCookie.length, 1, 'only the winner sets a modern cookie')
+    assert.equal((await store.listByUser('u-2')).length, 1, 'one modern session for the old one')
   })
 
   it('rejects an unknown option, naming the nearest one', () => {
