@@ -89,6 +89,15 @@ export async function openStore(url: string, options: StoreUrlOptions = {}): Pro
     }
     const { sqliteStore } = await import('../stores/sqlite/index.ts')
     const { DatabaseSync } = await import('node:sqlite')
+    // The store creates its tables on open: a command that must not create anything checks them first (run.ts turns
+    // this error into "not migrated", exit 5), as PostgreSQL's createTables: false does.
+    if (!create && path !== ':memory:') {
+      const { missingSchema } = await import('../stores/sqlite/sql.ts')
+      const missing = readOnly(DatabaseSync, path, (db) => missingSchema(db, prefix))
+      if (missing.length > 0) {
+        throw new CoatcheckError('STORE_ERROR', `SQLite database ${resolve(path)} lacks ${missing.join(', ')}`)
+      }
+    }
     let store: ReturnType<typeof sqliteStore>
     try {
       store = sqliteStore({ path, tablePrefix: prefix })
@@ -207,4 +216,18 @@ function reasonOf(error: unknown): string {
   if (error instanceof AggregateError && !error.message) return error.errors.map(reasonOf).join('; ')
   if (error instanceof Error) return error.message || (error as { code?: string }).code || error.name
   return String(error)
+}
+
+/** Runs `read` on `path` opened read-only; a file that cannot be opened or read so (not a database) is unreachable. */
+function readOnly<T>(Database: typeof DatabaseSync, path: string, read: (db: DatabaseSync) => T): T {
+  let db: DatabaseSync | undefined
+  try {
+    db = new Database(path, { readOnly: true })
+    return read(db)
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new UnreachableStore(`cannot read the SQLite database ${resolve(path)} (${reason})`, { cause: error })
+  } finally {
+    if (db?.isOpen) db.close()
+  }
 }

@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after } from 'node:test'
+import { DatabaseSync } from 'node:sqlite'
+import { after, describe, it } from 'node:test'
 import { sqliteStore } from '../../src/stores/sqlite/index.ts'
+import { coatcheck } from './run.ts'
 import { cliSuite } from './suite.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'coatcheck-cli-'))
@@ -19,4 +22,51 @@ cliSuite({
   async blank() {
     return ['--store', `sqlite:${join(dir, `new-${n++}`, 'app.db')}`]
   },
+})
+
+describe('coatcheck CLI on a SQLite file it did not make', () => {
+  const tables = (path: string) => {
+    const db = new DatabaseSync(path, { readOnly: true })
+    try {
+      return db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .all()
+        .map((row) => String(row.name))
+    } finally {
+      db.close()
+    }
+  }
+
+  it('read commands on an app database without the tables exit 5 and create nothing (only migrate creates)', async () => {
+    const path = join(dir, `app-${n++}.db`)
+    const db = new DatabaseSync(path)
+    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY)')
+    db.close()
+    for (const command of [
+      ['stats'],
+      ['sessions', 'list'],
+      ['sessions', 'revoke', '--user', 'ada', '--all'],
+      ['prune'],
+    ]) {
+      const { code, stderr } = await coatcheck([...command, '--store', `sqlite:${path}`])
+      assert.equal(code, 5, `${command.join(' ')}: ${stderr}`)
+      assert.match(stderr, /lacks table coatcheck_sessions, table coatcheck_tokens, table coatcheck_counters/)
+      assert.match(stderr, /run "coatcheck migrate --store <url>"/)
+    }
+    assert.deepEqual(tables(path), ['users'], 'nothing was created')
+    // A mistyped prefix on a migrated file is not an empty store either.
+    assert.equal((await coatcheck(['migrate', '--store', `sqlite:${path}`])).code, 0)
+    const typo = await coatcheck(['stats', '--store', `sqlite:${path}`, '--table-prefix', 'typo_'])
+    assert.equal(typo.code, 5, typo.stderr)
+    assert.ok(!tables(path).some((name) => name.startsWith('typo_')))
+    assert.equal((await coatcheck(['stats', '--store', `sqlite:${path}`])).code, 0)
+  })
+
+  it('a file that is not a SQLite database is unreachable (exit 4), named', async () => {
+    const path = join(dir, `notes-${n++}.txt`)
+    writeFileSync(path, 'not a database, just some text that is long enough to have a header\n'.repeat(20))
+    const { code, stderr } = await coatcheck(['stats', '--store', `sqlite:${path}`])
+    assert.equal(code, 4, stderr)
+    assert.match(stderr, /cannot read the SQLite database .*notes-\d+\.txt/)
+  })
 })

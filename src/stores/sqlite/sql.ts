@@ -86,6 +86,33 @@ function upgrade(db: DatabaseSync, tokens: string): void {
 }
 
 /**
+ * What the store would have to create or add in `db` for `prefix` (tables, then token columns of an older version),
+ * as names; empty when the file is ready. For tools that must not create anything (the CLI's read commands).
+ */
+export function missingSchema(db: DatabaseSync, prefix: string): string[] {
+  const tables = [`${prefix}sessions`, `${prefix}tokens`, `${prefix}counters`]
+  const present = new Set(
+    db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?)`)
+      .all(...tables)
+      .map((row) => row.name),
+  )
+  const missing = tables.filter((table) => !present.has(table)).map((table) => `table ${table}`)
+  if (!present.has(tables[1]!)) return missing
+  const columns = new Set(
+    db
+      .prepare(`PRAGMA table_info(${tables[1]})`)
+      .all()
+      .map((c) => c.name),
+  )
+  for (const definition of TOKEN_ADDED) {
+    const column = definition.split(' ')[0]!
+    if (!columns.has(column)) missing.push(`column ${tables[1]}.${column}`)
+  }
+  return missing
+}
+
+/**
  * The idempotent schema of the three tables, `<prefix>sessions`, `<prefix>tokens` and `<prefix>counters`. Every
  * statement searches an index, the prunes included (a file made before the `expires_at` and `reset_at` indexes of
  * tokens and counters gets them here, on its first open: one `CREATE INDEX` under the write lock, a no-op for every
