@@ -114,6 +114,11 @@ describe('the built package', () => {
       assert.equal((await post('email=ada%40example.com')).status, 401, 'no password field')
       assert.equal((await post('email=a%40b.c&email=d%40e.f&password=x')).status, 401, 'the email field twice')
       assert.equal((await post('email=ada%40example.com&password=wrong')).status, 401)
+      const bodiless = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: { cookie, 'sec-fetch-site': 'same-origin' },
+      })
+      assert.equal(bodiless.status, 401, 'a same-origin post without a form body')
       const ok = await post('email=ada%40example.com&password=correct+horse+battery&remember=on')
       assert.equal(ok.status, 303)
       assert.equal(ok.headers.get('location'), '/me')

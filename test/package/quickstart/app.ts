@@ -39,11 +39,12 @@ app.get('/login', (req, res) => {
   </form>`)
 })
 
-app.post('/login', loginThrottle({ account: (req) => req.body.email }), async (req, res) => {
-  const user = typeof req.body.email === 'string' ? users.get(req.body.email) : undefined
-  const { ok } = await verifyPassword(user?.passwordHash, req.body.password) // same cost for unknown users
+app.post('/login', loginThrottle({ account: (req) => req.body?.email }), async (req, res) => {
+  const { email, password, remember } = req.body ?? {} // no body at all: a post that is not a form
+  const user = typeof email === 'string' ? users.get(email) : undefined
+  const { ok } = await verifyPassword(user?.passwordHash, password) // same cost for unknown users
   if (!user || !ok) return res.status(401).send('Invalid email or password')
-  await logIn(req, user.id, { remember: req.body.remember === 'on' }) // new session ID, stored before this resolves
+  await logIn(req, user.id, { remember: remember === 'on' }) // new session ID, stored before this resolves
   res.redirect(303, '/me') // carries the new cookie
 })
 
