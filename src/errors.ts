@@ -15,6 +15,7 @@ export type CoatcheckErrorCode =
   | 'STORE_UNSUPPORTED'
   | 'PASSWORD_TOO_LONG'
   | 'NO_SESSION_MIDDLEWARE'
+  | 'CSRF_REJECTED'
 
 /** The one error class of coatcheck. `status` is the HTTP status the error maps to, where one applies. */
 export class CoatcheckError extends Error {

@@ -4,7 +4,7 @@
  * `postgresql://…`. The clients (`redis`, `pg`) are loaded only when their URL is used, and a missing one is named.
  */
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
 import { CoatcheckError } from '../errors.ts'
 import type { PostgresQueryable } from '../stores/postgres/index.ts'
@@ -92,8 +92,8 @@ export async function openStore(url: string, options: StoreUrlOptions = {}): Pro
     // The store creates its tables on open: a command that must not create anything checks them first (run.ts turns
     // this error into "not migrated", exit 5), as PostgreSQL's createTables: false does.
     if (!create && path !== ':memory:') {
-      const { missingSchema } = await import('../stores/sqlite/sql.ts')
-      const missing = readOnly(DatabaseSync, path, (db) => missingSchema(db, prefix))
+      const { folderState, missingSchema } = await import('../stores/sqlite/sql.ts')
+      const missing = readOnly(DatabaseSync, path, folderState, (db) => missingSchema(db, prefix))
       if (missing.length > 0) {
         throw new CoatcheckError('STORE_ERROR', `SQLite database ${resolve(path)} lacks ${missing.join(', ')}`)
       }
@@ -218,15 +218,26 @@ function reasonOf(error: unknown): string {
   return String(error)
 }
 
-/** Runs `read` on `path` opened read-only; a file that cannot be opened or read so (not a database) is unreachable. */
-function readOnly<T>(Database: typeof DatabaseSync, path: string, read: (db: DatabaseSync) => T): T {
+/**
+ * Runs `read` on `path` opened read-only, waiting for a lock as the store does; a file that cannot be opened or read
+ * so (not a database, a folder it cannot write its WAL index into) is unreachable, and the message says which.
+ */
+function readOnly<T>(
+  Database: typeof DatabaseSync,
+  path: string,
+  folderState: (dir: string) => string,
+  read: (db: DatabaseSync) => T,
+): T {
   let db: DatabaseSync | undefined
   try {
-    db = new Database(path, { readOnly: true })
+    db = new Database(path, { readOnly: true, timeout: 1000 })
     return read(db)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    throw new UnreachableStore(`cannot read the SQLite database ${resolve(path)} (${reason})`, { cause: error })
+    const where = folderState(dirname(resolve(path)))
+    throw new UnreachableStore(`cannot read the SQLite database ${resolve(path)} (${reason}); ${where}`, {
+      cause: error,
+    })
   } finally {
     if (db?.isOpen) db.close()
   }

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { decodeCookieValue } from './cookie.ts'
+import { cookieValues, decodeCookieValue, MAX_SESSION_COOKIES } from './cookie.ts'
 
 /** A new session token: 32 bytes from the CSPRNG, base64url (43 characters). */
 export function newToken(): string {
@@ -79,4 +79,19 @@ export class VerifiedCookies {
     this.#seen.set(raw, verified)
     return verified
   }
+}
+
+/**
+ * The distinct IDs of the cookies `name` that verify against `secrets` (express-session's `s:` format), in header
+ * order, at most {@link MAX_SESSION_COOKIES}: the drop-in face and upgradeSessions try them in turn.
+ */
+export function signedIds(header: string | undefined, name: string, secrets: readonly Secret[]): string[] {
+  const ids: string[] = []
+  for (const value of cookieValues(header, name)) {
+    const id = unsign(value, secrets)
+    if (id === undefined || ids.includes(id)) continue
+    if (ids.length >= MAX_SESSION_COOKIES) break
+    ids.push(id)
+  }
+  return ids
 }

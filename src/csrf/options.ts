@@ -44,7 +44,8 @@ export interface CsrfOptions {
    * Answers a refused request instead of the default generic 403 page: your own page in your layout, say, or
    * `next(error)` to hand it to your error handler. The status is already 403 and `Cache-Control: no-store` set; the
    * reason is not passed (it is in the `csrf-rejected` event), so a page cannot tell a probe why by mistake. A throw
-   * (or a rejected promise) goes to `next`. A function. Default: `403` with a generic HTML or JSON body (by `Accept`).
+   * (or a rejected promise) goes to `next`; `next()` without an error never lets the request through: it passes a 403
+   * `CoatcheckError` (`CSRF_REJECTED`). A function. Default: `403` with a generic HTML or JSON body (by `Accept`).
    */
   onRejected?: OnRejected
   /**

@@ -1,5 +1,8 @@
 /** What a refused request gets back, and the `Vary` header of every decided one. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { CoatcheckError } from '../errors.ts'
+
+const REJECTED = 'coatcheck: csrf() refused this request (the csrf-rejected event says why)'
 
 const HTML =
   '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Forbidden</title></head><body>' +
@@ -16,7 +19,7 @@ export type OnRejected = {
 
 /**
  * Answers 403, `no-store` (a refusal is never cached): through the app's `onRejected` when it has one (a throw or a
- * rejected promise goes to `next`), else with a generic body, JSON when the client prefers it (`Accept`), HTML
+ * rejected promise goes to `next`, and so does a `next()` without an error, as a 403 `CSRF_REJECTED`), else with a generic body, JSON when the client prefers it (`Accept`), HTML
  * otherwise. Neither is told why, so a probe learns nothing; the `csrf-rejected` event carries the reason.
  */
 export function refuse(
@@ -28,11 +31,13 @@ export function refuse(
   res.statusCode = 403
   res.setHeader('Cache-Control', 'no-store')
   if (onRejected) {
+    // `next()` without an error must not let the refused request through: it becomes a 403 CSRF_REJECTED.
+    const onward = (error?: unknown) => next(error ?? new CoatcheckError('CSRF_REJECTED', REJECTED, 403))
     try {
-      const answered = onRejected(req, res, next)
-      if (isThenable(answered)) answered.then(undefined, next)
+      const answered = onRejected(req, res, onward)
+      if (isThenable(answered)) answered.then(undefined, onward)
     } catch (error) {
-      next(error)
+      onward(error)
     }
     return
   }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { cookieValues, MAX_SESSION_COOKIES, serializeCookie } from '../core/cookie.ts'
+import { serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
 import { warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
-import { type Secret, shortId, sign, unsign } from '../core/token.ts'
+import { type Secret, shortId, sign, signedIds } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
 import { COOKIE_META, cookieMeta, cookieOf, dataOf, deadlinesOf, dropInRecord } from '../stores/legacy/format.ts'
 import type { SessionMeta, SessionRecord, StoredData } from '../stores/types.ts'
@@ -61,13 +61,7 @@ export class DropInContext implements SessionController {
     req.sessionStore = this.#o.given
     // Every signed ID (a few at most) is tried in order, so a stale cookie (another path, a planted one) does not
     // shadow a live one; express-session reads only the first cookie.
-    const ids: string[] = []
-    for (const value of cookieValues(req.headers.cookie, this.#o.name)) {
-      const id = unsign(value, this.#secrets)
-      if (id === undefined || ids.includes(id)) continue
-      if (ids.length >= MAX_SESSION_COOKIES) break
-      ids.push(id)
-    }
+    const ids = signedIds(req.headers.cookie, this.#o.name, this.#secrets)
     this.#cookieId = req.sessionID = ids[0]
     if (ids.length === 0) {
       this.#generate()

@@ -1,16 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type CookieAttributes, cookieValues, rawCookieValues, serializeCookie } from '../core/cookie.ts'
+import { type CookieAttributes, rawCookieValues, serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
 import { toUserId } from '../core/keys.ts'
 import { isSecure } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
-import { hashedKey, newToken, type Secret, shortId, sign, unsign } from '../core/token.ts'
+import { hashedKey, newToken, type Secret, shortId, sign, signedIds } from '../core/token.ts'
 import { invalidOption } from '../errors.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
 import { newRecord } from '../session/record.ts'
-import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
-import type { SessionStore, StoredData } from '../stores/types.ts'
+import { isLegacyStore, type LegacyStore, legacyStore, TAKE } from '../stores/legacy/adapter.ts'
+import type { SessionRecord, SessionStore, StoredData } from '../stores/types.ts'
 import { fnOption, knownKeys } from '../validate.ts'
+
+/** A legacy adapter, whose destroy can also answer "unknown". */
+type Takes = SessionStore & { [TAKE]: (key: string) => Promise<boolean | undefined> }
 
 /** Options of {@link upgradeSessions}. */
 export interface UpgradeOptions {
@@ -67,8 +70,21 @@ export function upgradeSessions(
   const userOf = fnOption('userId', options.userId, defaultUser)
   const call = <T>(work: () => Promise<T>) => storeCall(o, work)
 
-  async function upgrade(req: IncomingMessage, res: ServerResponse, id: string, secure: boolean, cookieName: string) {
-    const found = await call(() => old.get(id))
+  async function upgrade(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ids: string[],
+    secure: boolean,
+    cookieName: string,
+  ) {
+    // The first live one of the signed IDs, as the drop-in face picks it.
+    let id = ''
+    let found: SessionRecord | undefined
+    for (const candidate of ids) {
+      id = candidate
+      found = await call(() => old.get(candidate))
+      if (found !== undefined) break
+    }
     if (found === undefined) return
     const data: StoredData = { ...found.data }
     const mapped = userOf(parseData(data))
@@ -81,7 +97,9 @@ export function upgradeSessions(
     if (!(await call(() => o.store.create(key, record)))) return
     // Two requests with one old cookie both read it: only the one whose delete found it live moves it, so one old
     // session becomes one modern session (a logout with it then ends the user's only one). The other undoes its copy.
-    if (!(await call(() => old.destroy(id)))) {
+    // A delete that cannot tell (a callback store's read failed) keeps the copy: it is now the only one.
+    const taken = TAKE in old ? await call(() => (old as Takes)[TAKE](id)) : await call(() => old.destroy(id))
+    if (taken === false) {
       await call(() => o.store.destroy(key))
       return
     }
@@ -115,11 +133,9 @@ export function upgradeSessions(
     const header = req.headers.cookie
     // A request with a valid modern cookie is past the upgrade; the check is the middleware's own, remembered one.
     if (rawCookieValues(header, cookieName).some((value) => o.cookies.verify(value) !== undefined)) return next()
-    const id = cookieValues(header, name)
-      .map((value) => unsign(value, secrets))
-      .find((value) => value !== undefined)
-    if (id === undefined) return next()
-    upgrade(req, res, id, secure, cookieName).then(() => next(), next)
+    const ids = signedIds(header, name, secrets)
+    if (ids.length === 0) return next()
+    upgrade(req, res, ids, secure, cookieName).then(() => next(), next)
   }
 }
 

@@ -62,6 +62,36 @@ describe('coatcheck CLI on a SQLite file it did not make', () => {
     assert.equal((await coatcheck(['stats', '--store', `sqlite:${path}`])).code, 0)
   })
 
+  it('a file of an older version (an index missing) is not migrated either; migrate adds it', async () => {
+    const path = join(dir, `old-${n++}.db`)
+    assert.equal((await coatcheck(['migrate', '--store', `sqlite:${path}`])).code, 0)
+    const db = new DatabaseSync(path)
+    db.exec('DROP INDEX coatcheck_tokens_expires_at')
+    db.close()
+    const before = await coatcheck(['stats', '--store', `sqlite:${path}`])
+    assert.equal(before.code, 5, before.stderr)
+    assert.match(before.stderr, /lacks index coatcheck_tokens_expires_at;/)
+    assert.equal((await coatcheck(['migrate', '--store', `sqlite:${path}`])).code, 0)
+    assert.equal((await coatcheck(['stats', '--store', `sqlite:${path}`])).code, 0)
+  })
+
+  it('waits for a lock another connection holds briefly, as the store does, instead of failing', async () => {
+    const path = join(dir, `locked-${n++}.db`)
+    assert.equal((await coatcheck(['migrate', '--store', `sqlite:${path}`])).code, 0)
+    const db = new DatabaseSync(path)
+    db.exec('PRAGMA journal_mode = DELETE') // a rollback journal: an exclusive lock keeps readers out
+    db.exec('BEGIN EXCLUSIVE')
+    const release = setTimeout(() => db.exec('COMMIT'), 800) // the CLI starts in 0.2–0.5 s and opens while it is held
+    try {
+      const { code, stderr } = await coatcheck(['stats', '--store', `sqlite:${path}`])
+      assert.equal(code, 0, stderr)
+    } finally {
+      clearTimeout(release)
+      if (db.isTransaction) db.exec('COMMIT')
+      db.close()
+    }
+  })
+
   it('a file that is not a SQLite database is unreachable (exit 4), named', async () => {
     const path = join(dir, `notes-${n++}.txt`)
     writeFileSync(path, 'not a database, just some text that is long enough to have a header\n'.repeat(20))

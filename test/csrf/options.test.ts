@@ -107,11 +107,12 @@ describe('csrf() options', () => {
           if (mode === 'throw') throw new Error('hook threw')
           if (mode === 'reject') return Promise.reject(new Error('hook rejected'))
           if (mode === 'next') return next(Object.assign(new Error('forbidden'), { status: 418 }))
+          if (mode === 'bare-next') return next() // a mistake: it must not let the request through
           // Status and Cache-Control are set already; the reason is not passed (it is in the event).
           res.type('html').send(`<h1>Custom ${res.statusCode} ${res.getHeader('cache-control')} ${req.method}</h1>`)
         },
       })
-    for (const mode of ['page', 'throw', 'reject', 'next']) {
+    for (const mode of ['page', 'throw', 'reject', 'next', 'bare-next']) {
       app.post(`/${mode}`, hook(mode), (req, res) => {
         changed.push(req.path)
         res.send('changed')
@@ -130,18 +131,21 @@ describe('csrf() options', () => {
       assert.equal(page.body, '<h1>Custom 403 no-store POST</h1>')
       assert.doesNotMatch(page.headers.get('vary') ?? '', /accept/i, 'the default body varies on Accept; this one not')
       assert.deepEqual(
-        [await crossSite('/throw'), await crossSite('/reject'), await crossSite('/next')].map((r) => [
-          r.status,
-          r.body,
-        ]),
+        [
+          await crossSite('/throw'),
+          await crossSite('/reject'),
+          await crossSite('/next'),
+          await crossSite('/bare-next'),
+        ].map((r) => [r.status, r.body]),
         [
           [500, 'handler: hook threw'],
           [500, 'handler: hook rejected'],
           [418, 'handler: forbidden'],
+          [403, 'handler: coatcheck: csrf() refused this request (the csrf-rejected event says why)'],
         ],
       )
       assert.deepEqual(changed, [], 'a refused request never reaches the route')
-      assert.deepEqual(events, Array(4).fill('csrf-rejected'))
+      assert.deepEqual(events, Array(5).fill('csrf-rejected'))
       const passed = await browser.request('/page', { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } })
       assert.equal(passed.body, 'changed', 'onRejected is not called for a request that passes')
     } finally {

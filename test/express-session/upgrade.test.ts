@@ -6,7 +6,7 @@ import { upgradeSessions } from '../../src/express-session/index.ts'
 import { CoatcheckError, logIn, memoryStore, session } from '../../src/index.ts'
 import type { SessionOptions } from '../../src/session/options.ts'
 import { type Running, send } from '../support/http.ts'
-import { Client, SECRET, serve } from './support.ts'
+import { Client, SECRET, serve, sessionIdOf } from './support.ts'
 
 const MODERN_SECRET = 'a-modern-secret-of-at-least-32-characters'
 
@@ -134,6 +134,74 @@ describe('upgradeSessions', () => {
     const withCookie = replies.filter((r) => r.setCookies.some((c) => c.startsWith('sid=s')))
     assert.equal(withCookie.length, 1, 'only the winner sets a modern cookie')
     assert.equal((await store.listByUser('u-2')).length, 1, 'one modern session for the old one')
+  })
+
+  it('a read that fails inside the move (a store blip) keeps the session: the copy is the only one left', async () => {
+    const legacy = new real.MemoryStore()
+    const old = express()
+    old.use(real({ secret: SECRET, store: legacy, resave: false, saveUninitialized: false }))
+    old.post('/set', (req, res) => {
+      Object.assign(req.session, { userId: 'u-3', cart: [1, 2] })
+      res.json({ ok: true })
+    })
+    const oldServer = await serve(old)
+    running.push(oldServer)
+    const browser = new Client(oldServer.url)
+    await browser.request('/set', { method: 'POST' })
+    // From now on the second get fails once: the read the adapter makes inside its destroy.
+    let gets = 0
+    const get = legacy.get.bind(legacy)
+    legacy.get = (sid: string, callback: (error: unknown, session?: unknown) => void) =>
+      ++gets === 2 ? callback(new Error('blip')) : get(sid, callback as never)
+
+    const store = memoryStore()
+    const options: SessionOptions = { secret: MODERN_SECRET, store }
+    const modern = express()
+    modern.use(upgradeSessions({ session: options, store: legacy, secret: SECRET }))
+    modern.use(session(options))
+    modern.get('/me', (req, res) => res.json({ userId: req.session.userId, cart: req.session.cart }))
+    const modernServer = await serve(modern)
+    running.push(modernServer)
+    browser.moveTo(modernServer.url)
+    const reply = await browser.get('/me')
+    assert.equal(gets, 2, 'the blip happened where it should')
+    assert.deepEqual(JSON.parse(reply.body), { userId: 'u-3', cart: [1, 2] })
+    assert.ok(
+      browser.jar.has('sid') && !browser.jar.has('connect.sid'),
+      'moved: the modern cookie set, the old expired',
+    )
+    assert.deepEqual(JSON.parse((await browser.get('/me')).body), { userId: 'u-3', cart: [1, 2] })
+  })
+
+  it('with a stale old cookie before the live one, the live one is moved (as the drop-in face picks it)', async () => {
+    const legacy = new real.MemoryStore()
+    const old = express()
+    old.use(real({ secret: SECRET, store: legacy, resave: false, saveUninitialized: false }))
+    old.post('/set', (req, res) => {
+      ;(req.session as unknown as Record<string, unknown>).userId = req.query.user
+      res.json({ ok: true })
+    })
+    const oldServer = await serve(old)
+    running.push(oldServer)
+    const cookieOf = async (user: string) => {
+      const client = new Client(oldServer.url)
+      await client.request(`/set?user=${user}`, { method: 'POST' })
+      return client.jar.get('connect.sid')!
+    }
+    const stale = await cookieOf('gone')
+    await new Promise((done) => legacy.destroy(sessionIdOf(stale), done))
+    const live = await cookieOf('u-4')
+
+    const options: SessionOptions = { secret: MODERN_SECRET, store: memoryStore() }
+    const modern = express()
+    modern.use(upgradeSessions({ session: options, store: legacy, secret: SECRET }))
+    modern.use(session(options))
+    modern.get('/me', (req, res) => res.json({ userId: req.session.userId }))
+    const modernServer = await serve(modern)
+    running.push(modernServer)
+    const reply = await send(`${modernServer.url}/me`, { cookie: `connect.sid=${stale}; connect.sid=${live}` })
+    assert.deepEqual(JSON.parse(reply.body), { userId: 'u-4' })
+    assert.ok(reply.setCookies.some((c) => c.startsWith('sid=s')))
   })
 
   it('rejects an unknown option, naming the nearest one', () => {

@@ -69,6 +69,14 @@ export function isLegacyStore(store: unknown): store is LegacyStore {
  * app.use(session({ secret, store: new RedisStore({ client }) })) // adapted by session() itself
  * ```
  */
+/**
+ * The adapter's destroy with its whole answer: true (it was live), false (it was not), undefined (the read before the
+ * delete failed, so nobody knows). For upgradeSessions, which moves the only copy of a session and must not read
+ * "unknown" as "another request moved it first".
+ * @internal
+ */
+export const TAKE = Symbol('coatcheck.legacy.take')
+
 export function legacyStore(store: LegacyStore, now: () => number = Date.now): SessionStore {
   if (!isLegacyStore(store))
     throw invalidOption('store', 'must have get(), set() and destroy() (an express-session store)')
@@ -107,13 +115,18 @@ export function legacyStore(store: LegacyStore, now: () => number = Date.now): S
       return true
     })
 
-  const destroy = (key: string) =>
+  /** Destroys `key`; whether it was live, or undefined when the read before it failed (the delete still happened). */
+  const take = (key: string) =>
     exclusive(key, async () => {
-      // A failed read only costs the answer: the record is still destroyed, and reported as not live (fail closed).
-      const live = (await read(key).catch(() => undefined)) !== undefined
+      const live = await read(key).then(
+        (record) => record !== undefined,
+        () => undefined,
+      )
       await call(store, 'destroy', key)
       return live
     })
+  // A failed read only costs the answer: the record is still destroyed, and reported as not live (fail closed).
+  const destroy = async (key: string) => (await take(key)) === true
 
   async function listed(userId: string): Promise<string[]> {
     if (typeof store.all !== 'function') {
@@ -130,7 +143,7 @@ export function legacyStore(store: LegacyStore, now: () => number = Date.now): S
     })
   }
 
-  return {
+  const adapter: SessionStore = {
     get: (key) => exclusive(key, () => read(key)),
     create: (key, record, options) =>
       exclusive(key, async () => {
@@ -156,6 +169,7 @@ export function legacyStore(store: LegacyStore, now: () => number = Date.now): S
       return 0
     },
   }
+  return Object.defineProperty(adapter, TAKE, { value: take })
 }
 
 function applyPatch(record: SessionRecord, patch: SessionPatch): SessionRecord {

@@ -45,7 +45,8 @@ export function open(
   }
 }
 
-function folderState(dir: string): string {
+/** Why a database in `dir` may fail to open: whether the folder exists and is writable by this process. */
+export function folderState(dir: string): string {
   if (!existsSync(dir)) return `its folder ${dir} does not exist and could not be created`
   if (!statSync(dir).isDirectory()) return `${dir} is not a folder`
   try {
@@ -86,8 +87,8 @@ function upgrade(db: DatabaseSync, tokens: string): void {
 }
 
 /**
- * What the store would have to create or add in `db` for `prefix` (tables, then token columns of an older version),
- * as names; empty when the file is ready. For tools that must not create anything (the CLI's read commands).
+ * What the store would have to create or add in `db` for `prefix` (its tables; then the indexes and token columns a
+ * file made by an older version lacks), as names; empty when the file is ready. For tools that must not create anything (the CLI's read commands).
  */
 export function missingSchema(db: DatabaseSync, prefix: string): string[] {
   const tables = [`${prefix}sessions`, `${prefix}tokens`, `${prefix}counters`]
@@ -98,7 +99,16 @@ export function missingSchema(db: DatabaseSync, prefix: string): string[] {
       .map((row) => row.name),
   )
   const missing = tables.filter((table) => !present.has(table)).map((table) => `table ${table}`)
-  if (!present.has(tables[1]!)) return missing
+  if (missing.length > 0) return missing
+  const indexes = new Set(
+    db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`)
+      .all()
+      .map((row) => row.name),
+  )
+  for (const [, index] of schema(prefix).matchAll(/CREATE INDEX IF NOT EXISTS (\S+)/g)) {
+    if (!indexes.has(index)) missing.push(`index ${index}`)
+  }
   const columns = new Set(
     db
       .prepare(`PRAGMA table_info(${tables[1]})`)
