@@ -3,6 +3,7 @@ import { toUserId } from '../core/keys.ts'
 import { shortId } from '../core/token.ts'
 import type { SessionContext } from '../session/context.ts'
 import { contextOf } from '../session/middleware.ts'
+import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
 import type {
   CoatcheckStore,
   SessionEntry,
@@ -152,6 +153,11 @@ export async function revokeOtherSessions(req: IncomingMessage): Promise<number>
  * await revokeAllSessions(store, user.id) // the account was disabled
  * ```
  */
-export function revokeAllSessions(store: SessionStore | CoatcheckStore, userId: string | number): Promise<number> {
-  return destroyUser(store, toUserId(userId))
+export function revokeAllSessions(
+  store: SessionStore | CoatcheckStore | LegacyStore,
+  userId: string | number,
+): Promise<number> {
+  const id = toUserId(userId)
+  // An express-session store (the one given to session()) is adapted here as session() adapts it.
+  return destroyUser(isLegacyStore(store) ? legacyStore(store) : (store as SessionStore | CoatcheckStore), id)
 }

@@ -4,7 +4,7 @@ import { shortId } from '../core/token.ts'
 import type { SessionContext } from '../session/context.ts'
 import { contextOf } from '../session/middleware.ts'
 import type { SessionEntry, SessionMeta } from '../stores/types.ts'
-import { deviceMeta, forgetDevice, issue, newRememberToken, rememberingOf } from './remember.ts'
+import { deviceMeta, forgetDevice, issue, newRememberToken, rememberingOf, tokensOf } from './remember.ts'
 import { destroyUser } from './user.ts'
 
 /** Options of `logIn`. */
@@ -48,6 +48,8 @@ export async function logIn(req: IncomingMessage, userId: string | number, optio
   const id = toUserId(userId)
   const context = contextOf(req)
   const remembering = options.remember === true ? rememberingOf(req) : undefined
+  // A store without remember-me tokens fails the login before it changes anything, not after it logged the user in.
+  if (remembering) tokensOf(context)
   const device = deviceMeta(context, req, context.options.now())
   const token = remembering && newRememberToken()
   const meta = token ? { ...device, rememberId: token.id } : device

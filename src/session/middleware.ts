@@ -72,7 +72,13 @@ export async function commitSession(req: IncomingMessage, res: ServerResponse): 
 export function contextOf(req: IncomingMessage): SessionContext {
   const context = (req as WithContext)[CONTEXT]
   if (!context) {
-    throw new CoatcheckError('NO_SESSION_MIDDLEWARE', 'coatcheck: the session() middleware must run before this', 500)
+    // The drop-in face sets req.sessionStore: it ran, but it is not the engine these helpers work on.
+    const dropIn = (req as { sessionStore?: unknown }).sessionStore !== undefined
+    const message = dropIn
+      ? "coatcheck: this needs modern session() from 'coatcheck'; the drop-in face (coatcheck/express-session) " +
+        'has no logIn, guards, devices, rememberMe or loginThrottle (see upgradeSessions to move to modern mode)'
+      : 'coatcheck: the session() middleware must run before this'
+    throw new CoatcheckError('NO_SESSION_MIDDLEWARE', message, 500)
   }
   return context
 }
