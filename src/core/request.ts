@@ -57,3 +57,10 @@ export function warnSecureOverHttp(req: IncomingMessage, option: string): void {
     { type: 'CoatcheckWarning', code: 'COATCHECK_SECURE_OVER_HTTP' },
   )
 }
+
+/**
+ * Set on a request by the drop-in face (`coatcheck/express-session`), so that modern-only helpers can say that this is
+ * the face that ran rather than that no session middleware did.
+ * @internal
+ */
+export const DROP_IN_FACE = Symbol('coatcheck.dropIn')

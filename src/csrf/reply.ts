@@ -31,8 +31,12 @@ export function refuse(
   res.statusCode = 403
   res.setHeader('Cache-Control', 'no-store')
   if (onRejected) {
-    // `next()` without an error must not let the refused request through: it becomes a 403 CSRF_REJECTED.
-    const onward = (error?: unknown) => next(error ?? new CoatcheckError('CSRF_REJECTED', REJECTED, 403))
+    // `next()` without an error (or what Express's router reads as none: `'route'`, `'router'`, a falsy value) must not
+    // let the refused request through: it becomes a 403 CSRF_REJECTED.
+    const onward = (error?: unknown) =>
+      next(
+        error && error !== 'route' && error !== 'router' ? error : new CoatcheckError('CSRF_REJECTED', REJECTED, 403),
+      )
     try {
       const answered = onRejected(req, res, onward)
       if (isThenable(answered)) answered.then(undefined, onward)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
-import { warnSecureOverHttp } from '../core/request.ts'
+import { DROP_IN_FACE, warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
 import { type Secret, shortId, sign, signedIds } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
@@ -59,6 +59,7 @@ export class DropInContext implements SessionController {
   load(): Promise<void> | undefined {
     const req = this.#req
     req.sessionStore = this.#o.given
+    ;(req as { [DROP_IN_FACE]?: true })[DROP_IN_FACE] = true
     // Every signed ID (a few at most) is tried in order, so a stale cookie (another path, a planted one) does not
     // shadow a live one; express-session reads only the first cookie.
     const ids = signedIds(req.headers.cookie, this.#o.name, this.#secrets)

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { holdResponse } from '../core/hold.ts'
+import { DROP_IN_FACE } from '../core/request.ts'
 import { CoatcheckError } from '../errors.ts'
 import { SessionContext } from './context.ts'
 import { resolveOptions, type SessionOptions } from './options.ts'
@@ -72,9 +73,8 @@ export async function commitSession(req: IncomingMessage, res: ServerResponse): 
 export function contextOf(req: IncomingMessage): SessionContext {
   const context = (req as WithContext)[CONTEXT]
   if (!context) {
-    // The drop-in face sets req.sessionStore: it ran, but it is not the engine these helpers work on.
-    const dropIn = (req as { sessionStore?: unknown }).sessionStore !== undefined
-    const message = dropIn
+    // The drop-in face ran: it is not the engine these helpers work on.
+    const message = (req as { [DROP_IN_FACE]?: true })[DROP_IN_FACE]
       ? "coatcheck: this needs modern session() from 'coatcheck'; the drop-in face (coatcheck/express-session) " +
         'has no logIn, guards, devices, rememberMe or loginThrottle (see upgradeSessions to move to modern mode)'
       : 'coatcheck: the session() middleware must run before this'

@@ -74,6 +74,58 @@ describe('third-party pieces: what coatcheck cannot do with them fails clearly, 
     assert.equal((await laptop.get('/me')).status, 401)
   })
 
+  it('revokeAllSessions on a callback store waits for a commit in flight on it: the revoked session stays revoked', async () => {
+    // A callback store whose read is taken at once but answers later (a network store), once armed.
+    const sessions = new Map<string, string>()
+    let armed: (() => void) | undefined
+    const store = {
+      get(sid: string, callback: (error?: unknown, session?: unknown) => void) {
+        const text = sessions.get(sid)
+        const answer = () => callback(undefined, text === undefined ? null : JSON.parse(text))
+        const onRead = armed
+        armed = undefined
+        if (onRead === undefined) return answer()
+        onRead()
+        setTimeout(answer, 100)
+      },
+      set(sid: string, session: object, callback: (error?: unknown) => void) {
+        sessions.set(sid, JSON.stringify(session))
+        callback()
+      },
+      destroy(sid: string, callback: (error?: unknown) => void) {
+        sessions.delete(sid)
+        callback()
+      },
+      all(callback: (error: unknown, all?: unknown) => void) {
+        callback(null, Object.fromEntries([...sessions].map(([sid, text]) => [sid, JSON.parse(text)])))
+      },
+    }
+    const app = express()
+    app.use(session({ secret: SECRET, store }))
+    app.post('/login', async (req, res) => {
+      await logIn(req, 'u-8')
+      res.json({ ok: true })
+    })
+    let revoked: Promise<number> | undefined
+    app.post('/change', (req, res) => {
+      req.session.n = 1 // committed as an update: read, merge, write
+      armed = () => {
+        revoked = revokeAllSessions(store, 'u-8') // lands between the commit's read and its write
+      }
+      res.json({ ok: true })
+    })
+    app.get('/me', requireAuth(), (req, res) => res.json({ userId: req.session.userId }))
+    const server = await listen(app)
+    running.push(server)
+    const browser = new Browser(server.url)
+    assert.equal((await browser.post('/login')).status, 200)
+    await browser.post('/change')
+    assert.ok(revoked, 'the revocation ran while the commit was reading')
+    assert.equal(await revoked, 1)
+    assert.equal(sessions.size, 0, 'the commit did not write the revoked session back')
+    assert.equal((await browser.get('/me')).status, 401)
+  })
+
   it('loginThrottle on the drop-in face says it needs modern session(), not that no session middleware ran', async () => {
     const app = express()
     app.use(express.json())
@@ -89,5 +141,24 @@ describe('third-party pieces: what coatcheck cannot do with them fails clearly, 
     const { code, message } = JSON.parse(reply.body)
     assert.equal(code, 'NO_SESSION_MIDDLEWARE')
     assert.match(message, /needs modern session\(\) from 'coatcheck'; the drop-in face .* has no .*loginThrottle/)
+  })
+
+  it('behind the real express-session the message does not blame the drop-in face (it never ran)', async () => {
+    const app = express()
+    app.use(real({ secret: SECRET, resave: false, saveUninitialized: false }))
+    app.post('/login', async (req, res, next) => {
+      try {
+        await logIn(req, 'u1')
+        res.json({ ok: true })
+      } catch (error) {
+        next(error)
+      }
+    })
+    app.use(errors)
+    const server = await listen(app)
+    running.push(server)
+    const { code, message } = JSON.parse((await new Browser(server.url).post('/login')).body)
+    assert.equal(code, 'NO_SESSION_MIDDLEWARE')
+    assert.equal(message, 'coatcheck: the session() middleware must run before this')
   })
 })

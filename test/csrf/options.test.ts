@@ -108,11 +108,12 @@ describe('csrf() options', () => {
           if (mode === 'reject') return Promise.reject(new Error('hook rejected'))
           if (mode === 'next') return next(Object.assign(new Error('forbidden'), { status: 418 }))
           if (mode === 'bare-next') return next() // a mistake: it must not let the request through
+          if (mode === 'route') return next('route') // Express's "skip to the next route": no error either
           // Status and Cache-Control are set already; the reason is not passed (it is in the event).
           res.type('html').send(`<h1>Custom ${res.statusCode} ${res.getHeader('cache-control')} ${req.method}</h1>`)
         },
       })
-    for (const mode of ['page', 'throw', 'reject', 'next', 'bare-next']) {
+    for (const mode of ['page', 'throw', 'reject', 'next', 'bare-next', 'route']) {
       app.post(`/${mode}`, hook(mode), (req, res) => {
         changed.push(req.path)
         res.send('changed')
@@ -136,16 +137,18 @@ describe('csrf() options', () => {
           await crossSite('/reject'),
           await crossSite('/next'),
           await crossSite('/bare-next'),
+          await crossSite('/route'),
         ].map((r) => [r.status, r.body]),
         [
           [500, 'handler: hook threw'],
           [500, 'handler: hook rejected'],
           [418, 'handler: forbidden'],
           [403, 'handler: coatcheck: csrf() refused this request (the csrf-rejected event says why)'],
+          [403, 'handler: coatcheck: csrf() refused this request (the csrf-rejected event says why)'],
         ],
       )
       assert.deepEqual(changed, [], 'a refused request never reaches the route')
-      assert.deepEqual(events, Array(5).fill('csrf-rejected'))
+      assert.deepEqual(events, Array(6).fill('csrf-rejected'))
       const passed = await browser.request('/page', { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } })
       assert.equal(passed.body, 'changed', 'onRejected is not called for a request that passes')
     } finally {

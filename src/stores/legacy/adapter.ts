@@ -40,6 +40,20 @@ export function isLegacyStore(store: unknown): store is LegacyStore {
 }
 
 /**
+ * The adapter's destroy with its whole answer: true (it was live), false (it was not), undefined (the read before the
+ * delete failed, so nobody knows). For upgradeSessions, which moves the only copy of a session and must not read
+ * "unknown" as "another request moved it first".
+ * @internal
+ */
+export const TAKE = Symbol('coatcheck.legacy.take')
+
+/**
+ * The per-key locks of each callback store, shared by every adapter over it (the one session() makes, the drop-in
+ * face's, upgradeSessions' and revokeAllSessions'), so that calls on one key stay in order whoever adapted the store.
+ */
+const LOCKS = new WeakMap<LegacyStore, Map<string, Promise<unknown>>>()
+
+/**
  * The one adapter from a callback store to coatcheck's session contract. Keys are passed through as they are (raw
  * session IDs in drop-in mode), so sessions express-session wrote are read, and sessions written here are read by
  * express-session; the record format is `format.ts`'s. Callbacks may run synchronously or later, and methods may also
@@ -69,18 +83,11 @@ export function isLegacyStore(store: unknown): store is LegacyStore {
  * app.use(session({ secret, store: new RedisStore({ client }) })) // adapted by session() itself
  * ```
  */
-/**
- * The adapter's destroy with its whole answer: true (it was live), false (it was not), undefined (the read before the
- * delete failed, so nobody knows). For upgradeSessions, which moves the only copy of a session and must not read
- * "unknown" as "another request moved it first".
- * @internal
- */
-export const TAKE = Symbol('coatcheck.legacy.take')
-
 export function legacyStore(store: LegacyStore, now: () => number = Date.now): SessionStore {
   if (!isLegacyStore(store))
     throw invalidOption('store', 'must have get(), set() and destroy() (an express-session store)')
-  const locks = new Map<string, Promise<unknown>>()
+  const locks = LOCKS.get(store) ?? new Map<string, Promise<unknown>>()
+  LOCKS.set(store, locks)
 
   /** Runs `work` after every earlier call on `key` (waiting at most LOCK_WAIT_MS for a hung one). */
   function exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
