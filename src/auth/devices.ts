@@ -3,7 +3,8 @@ import { toUserId } from '../core/keys.ts'
 import { shortId } from '../core/token.ts'
 import type { SessionContext } from '../session/context.ts'
 import { contextOf } from '../session/middleware.ts'
-import { isLegacyStore, type LegacyStore, legacyStore } from '../stores/legacy/adapter.ts'
+import { resolveStore } from '../session/store-option.ts'
+import type { LegacyStore } from '../stores/legacy/adapter.ts'
 import type {
   CoatcheckStore,
   SessionEntry,
@@ -158,6 +159,6 @@ export function revokeAllSessions(
   userId: string | number,
 ): Promise<number> {
   const id = toUserId(userId)
-  // An express-session store (the one given to session()) is adapted here as session() adapts it.
-  return destroyUser(isLegacyStore(store) ? legacyStore(store) : (store as SessionStore | CoatcheckStore), id)
+  // The store as session() takes it: an express-session store is adapted, a mistake (a Redis client) named.
+  return destroyUser(resolveStore(store), id)
 }

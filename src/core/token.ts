@@ -95,3 +95,15 @@ export function signedIds(header: string | undefined, name: string, secrets: rea
   }
   return ids
 }
+
+/** The first of `ids` that `get` finds, with what it found; in order, one call at a time. */
+export async function firstFound<T>(
+  ids: readonly string[],
+  get: (id: string) => Promise<T | undefined>,
+): Promise<[string, T] | undefined> {
+  for (const id of ids) {
+    const found = await get(id)
+    if (found !== undefined) return [id, found]
+  }
+  return undefined
+}

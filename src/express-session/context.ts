@@ -4,7 +4,7 @@ import { serializeCookie } from '../core/cookie.ts'
 import { parseData } from '../core/json.ts'
 import { DROP_IN_FACE, warnSecureOverHttp } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
-import { type Secret, shortId, sign, signedIds } from '../core/token.ts'
+import { firstFound, type Secret, shortId, sign, signedIds } from '../core/token.ts'
 import { CoatcheckError } from '../errors.ts'
 import { COOKIE_META, cookieMeta, cookieOf, dataOf, deadlinesOf, dropInRecord } from '../stores/legacy/format.ts'
 import type { SessionMeta, SessionRecord, StoredData } from '../stores/types.ts'
@@ -72,18 +72,15 @@ export class DropInContext implements SessionController {
   }
 
   async #loadFirstLive(ids: string[]): Promise<void> {
+    const live = await firstFound(ids, (id) => this.#call(() => this.#o.store.get(id)))
+    if (live === undefined) return this.#generate()
+    const [id, record] = live
     const req = this.#req
-    for (const id of ids) {
-      const record = await this.#call(() => this.#o.store.get(id))
-      if (record === undefined) continue
-      this.#cookieId = req.sessionID = id
-      this.#adopt(id, record)
-      this.#originalId = id
-      this.#originalHash = hash(req.session!)
-      if (!this.#o.resave) this.#savedHash = this.#originalHash
-      return
-    }
-    this.#generate()
+    this.#cookieId = req.sessionID = id
+    this.#adopt(id, record)
+    this.#originalId = id
+    this.#originalHash = hash(req.session!)
+    if (!this.#o.resave) this.#savedHash = this.#originalHash
   }
 
   /** Decides and performs the end-of-request write; returns the Set-Cookie value, if one is due. */

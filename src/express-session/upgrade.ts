@@ -4,16 +4,13 @@ import { parseData } from '../core/json.ts'
 import { toUserId } from '../core/keys.ts'
 import { isSecure } from '../core/request.ts'
 import { storeCall } from '../core/store-call.ts'
-import { hashedKey, newToken, type Secret, shortId, sign, signedIds } from '../core/token.ts'
+import { firstFound, hashedKey, newToken, type Secret, shortId, sign, signedIds } from '../core/token.ts'
 import { invalidOption } from '../errors.ts'
 import { resolveOptions, type SessionOptions } from '../session/options.ts'
 import { newRecord } from '../session/record.ts'
-import { isLegacyStore, type LegacyStore, legacyStore, TAKE } from '../stores/legacy/adapter.ts'
-import type { SessionRecord, SessionStore, StoredData } from '../stores/types.ts'
+import { isLegacyStore, type LegacyStore, legacyStore, takeSession } from '../stores/legacy/adapter.ts'
+import type { SessionStore, StoredData } from '../stores/types.ts'
 import { fnOption, knownKeys } from '../validate.ts'
-
-/** A legacy adapter, whose destroy can also answer "unknown". */
-type Takes = SessionStore & { [TAKE]: (key: string) => Promise<boolean | undefined> }
 
 /** Options of {@link upgradeSessions}. */
 export interface UpgradeOptions {
@@ -78,14 +75,9 @@ export function upgradeSessions(
     cookieName: string,
   ) {
     // The first live one of the signed IDs, as the drop-in face picks it.
-    let id = ''
-    let found: SessionRecord | undefined
-    for (const candidate of ids) {
-      id = candidate
-      found = await call(() => old.get(candidate))
-      if (found !== undefined) break
-    }
-    if (found === undefined) return
+    const live = await firstFound(ids, (id) => call(() => old.get(id)))
+    if (live === undefined) return
+    const [id, found] = live
     const data: StoredData = { ...found.data }
     const mapped = userOf(parseData(data))
     const user = mapped === undefined || mapped === null ? null : toUserId(mapped)
@@ -98,8 +90,7 @@ export function upgradeSessions(
     // Two requests with one old cookie both read it: only the one whose delete found it live moves it, so one old
     // session becomes one modern session (a logout with it then ends the user's only one). The other undoes its copy.
     // A delete that cannot tell (a callback store's read failed) keeps the copy: it is now the only one.
-    const taken = TAKE in old ? await call(() => (old as Takes)[TAKE](id)) : await call(() => old.destroy(id))
-    if (taken === false) {
+    if ((await call(() => takeSession(old, id))) === false) {
       await call(() => o.store.destroy(key))
       return
     }

@@ -10,6 +10,7 @@ import { type PostgresQueryable, postgresStore } from '../../src/stores/postgres
 import { sender } from '../../src/stores/postgres/wire.ts'
 import type { SessionRecord } from '../../src/stores/types.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
+import { HOUR, record } from './postgres-record.ts'
 
 let server: RunningPostgres
 let pool: pg.Pool
@@ -25,22 +26,6 @@ after(async () => {
 
 let tables = 0
 const prefix = () => `r${++tables}_`
-
-const HOUR = 3_600_000
-
-function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  const now = Date.now()
-  return {
-    data: { cart: '[1,2]' },
-    userId: 'u1',
-    meta: { ip: '::1' },
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt: now + HOUR,
-    absoluteExpiresAt: now + 2 * HOUR,
-    ...overrides,
-  }
-}
 
 /** Resolves to 'timeout' when `promise` has not settled within `ms`. */
 const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, sleep(ms).then(() => 'timeout' as const)])

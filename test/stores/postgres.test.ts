@@ -11,10 +11,10 @@ import {
   type PostgresStoreOptions,
   postgresStore,
 } from '../../src/stores/postgres/index.ts'
-import type { SessionRecord } from '../../src/stores/types.ts'
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts'
 import { storeConformance } from './conformance/index.ts'
 import { plainToken, sortedTokens, token } from './conformance/support.ts'
+import { HOUR, record } from './postgres-record.ts'
 
 let server: RunningPostgres
 let pool: pg.Pool
@@ -43,22 +43,6 @@ storeConformance({
   name: 'postgres, on a lone pg Client',
   open: () => postgresStore({ pool: client, tablePrefix: prefix() }),
 })
-
-const HOUR = 3_600_000
-
-function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  const now = Date.now()
-  return {
-    data: { cart: '[1,2]' },
-    userId: 'u1',
-    meta: { ip: '::1' },
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt: now + HOUR,
-    absoluteExpiresAt: now + 2 * HOUR,
-    ...overrides,
-  }
-}
 
 const isCoded =
   (code: string, ...words: string[]) =>

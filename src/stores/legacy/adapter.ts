@@ -39,13 +39,20 @@ export function isLegacyStore(store: unknown): store is LegacyStore {
   )
 }
 
+/** The adapter's destroy with its whole answer (see {@link takeSession}). */
+const TAKE = Symbol('coatcheck.legacy.take')
+
 /**
- * The adapter's destroy with its whole answer: true (it was live), false (it was not), undefined (the read before the
- * delete failed, so nobody knows). For upgradeSessions, which moves the only copy of a session and must not read
- * "unknown" as "another request moved it first".
+ * Destroys `key` in `store` and resolves whether it was live: true or false, or undefined when nobody knows (the
+ * legacy adapter's read before the delete failed; the delete still happened). For upgradeSessions, which moves the
+ * only copy of a session and must not read "unknown" as "another request moved it first"; a coatcheck store's
+ * destroy always knows.
  * @internal
  */
-export const TAKE = Symbol('coatcheck.legacy.take')
+export function takeSession(store: SessionStore, key: string): Promise<boolean | undefined> {
+  const take = (store as { [TAKE]?: (key: string) => Promise<boolean | undefined> })[TAKE]
+  return take ? take(key) : store.destroy(key)
+}
 
 /**
  * The per-key locks of each callback store, shared by every adapter over it (the one session() makes, the drop-in
